@@ -1,0 +1,101 @@
+"""HTTP API of intake: register, read and search complaints."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel
+
+from cqm_shared.contracts.complaint import ComplaintForm, ComplaintRecord, ComplaintStatus
+from cqm_shared.problems import problem
+from cqm_shared.runtime import ServiceRuntime
+
+from intake.adapters import repository
+from intake.service.handlers import SOURCE, FactoryNotServed, register_complaint
+
+router = APIRouter(prefix="/api/v1/complaints", tags=["complaints"])
+
+
+class ComplaintPage(BaseModel):
+    items: list[ComplaintRecord]
+    next_cursor: str | None
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ComplaintRecord,
+    responses={422: {"description": "field errors (problem+json)"}},
+    summary="Register a complaint (受理)",
+)
+async def create_complaint(form: ComplaintForm, request: Request, response: Response) -> ComplaintRecord | JSONResponse:
+    runtime = _runtime(request)
+    try:
+        record = await register_complaint(
+            runtime.transaction, request.app.state.policies, form, source=SOURCE
+        )
+    except FactoryNotServed as exc:
+        return problem(
+            422, "Unprocessable Content", "The request has invalid fields.",
+            errors=[{"field": "factory", "message": f"unknown factory {exc}", "type": "unknown_factory"}],
+        )
+    response.headers["Location"] = f"/api/v1/complaints/{record.number}"
+    return record
+
+
+@router.get("/{number}", response_model=ComplaintRecord, summary="Read one complaint")
+async def read_complaint(number: str, request: Request) -> ComplaintRecord:
+    async with _runtime(request).sessions() as session:
+        record = await repository.get(session, number)
+    if record is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"complaint {number} not found")
+    return record
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        at, number = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(at), number
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "invalid cursor") from None
+
+
+def _encode_cursor(record: ComplaintRecord) -> str:
+    raw = f"{record.registered_at.isoformat()}|{record.number}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+@router.get("", response_model=ComplaintPage, summary="Search complaints, newest first")
+async def search_complaints(
+    request: Request,
+    factory: Annotated[str | None, Query(pattern=r"^[A-Z][A-Z0-9]{1,9}$")] = None,
+    status_: Annotated[ComplaintStatus | None, Query(alias="status")] = None,
+    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    to: Annotated[AwareDatetime | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> ComplaintPage:
+    after = _decode_cursor(cursor) if cursor else None
+    async with _runtime(request).sessions() as session:
+        items = await repository.search(
+            session,
+            factory=factory,
+            status=status_.value if status_ else None,
+            registered_from=from_,
+            registered_to=to,
+            after=after,
+            limit=limit + 1,
+        )
+    more = len(items) > limit
+    items = items[:limit]
+    return ComplaintPage(items=items, next_cursor=_encode_cursor(items[-1]) if more else None)

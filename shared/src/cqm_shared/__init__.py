@@ -1,0 +1,1 @@
+"""Shared contracts and plumbing of the complaint quality management suite (客诉质量管理)."""

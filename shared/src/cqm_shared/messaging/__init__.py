@@ -1,0 +1,1 @@
+"""RabbitMQ plumbing: topology, transactional outbox and relay, idempotent inbox consumer."""

@@ -1,0 +1,178 @@
+"""Outbox relay: publishes staged events, persistent and confirmed, then marks them sent.
+
+A row is marked published only after the broker confirmed it (basic.ack). A crash between
+confirm and commit re-publishes the event later with the same id; consumers' inboxes absorb
+the duplicate. On PostgreSQL rows are claimed `FOR UPDATE SKIP LOCKED`, so several replicas
+may relay; on SQLite one relay per database file is assumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from pamqp.commands import Basic
+from faststream.rabbit import RabbitBroker, RabbitExchange
+from opentelemetry import trace
+from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cqm_shared.contracts.envelope import CONTENT_TYPE
+from cqm_shared.db import utcnow
+from cqm_shared.telemetry import context_from_traceparent, current_traceparent, tracer
+
+log = logging.getLogger(__name__)
+
+PUBLISHED = Counter("cqm_events_published_total", "Events confirmed by the broker", ["event_type"])
+PUBLISH_FAILURES = Counter("cqm_event_publish_failures_total", "Publish attempts not confirmed", ["event_type"])
+
+
+class NotConfirmed(RuntimeError):
+    """The broker did not acknowledge a publish (nack, return or timeout)."""
+
+
+@dataclass
+class _Row:
+    id: str
+    event_type: str
+    routing_key: str
+    body: str
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        outbox: sa.Table,
+        broker: RabbitBroker,
+        exchange: RabbitExchange,
+        lock_rows: bool,
+        batch_size: int = 100,
+        poll_interval: float = 1.0,
+        publish_timeout: float = 10.0,
+    ) -> None:
+        self._sessions = sessions
+        self._outbox = outbox
+        self._broker = broker
+        self._exchange = exchange
+        self._lock_rows = lock_rows
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._publish_timeout = publish_timeout
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._tracer = tracer("cqm.relay")
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def wake(self) -> None:
+        """Called after a commit that staged events, so they leave without waiting for the poll."""
+        self._wakeup.set()
+
+    async def _run(self) -> None:
+        while True:
+            self._wakeup.clear()
+            try:
+                sent = await self.publish_pending()
+                self.last_error = None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # keep relaying; the rows stay pending
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("outbox relay pass failed: %s", self.last_error)
+                sent = 0
+            if sent >= self._batch_size:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
+
+    async def publish_pending(self) -> int:
+        """One pass: publish up to a batch of pending rows; returns how many were confirmed."""
+        o = self._outbox
+        stmt = (
+            sa.select(o.c.id, o.c.event_type, o.c.routing_key, o.c.body)
+            .where(o.c.published_at.is_(None))
+            .order_by(o.c.created_at, o.c.id)
+            .limit(self._batch_size)
+        )
+        if self._lock_rows:
+            stmt = stmt.with_for_update(skip_locked=True)
+        async with self._sessions() as session, session.begin():
+            rows = [_Row(*r) for r in (await session.execute(stmt)).all()]
+            if not rows:
+                return 0
+            # Publish concurrently on the channel; each awaits its own confirm.
+            results = await asyncio.gather(*(self._publish(r) for r in rows), return_exceptions=True)
+            confirmed = [r.id for r, res in zip(rows, results, strict=True) if res is None]
+            failed = [(r, res) for r, res in zip(rows, results, strict=True) if res is not None]
+            if confirmed:
+                await session.execute(
+                    sa.update(o).where(o.c.id.in_(confirmed)).values(
+                        published_at=utcnow(), attempts=o.c.attempts + 1, last_error=None
+                    )
+                )
+            for row, exc in failed:
+                if isinstance(exc, asyncio.CancelledError):
+                    raise exc
+                PUBLISH_FAILURES.labels(row.event_type).inc()
+                await session.execute(
+                    sa.update(o).where(o.c.id == row.id).values(
+                        attempts=o.c.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000]
+                    )
+                )
+        for row in rows:
+            if row.id in confirmed:
+                PUBLISHED.labels(row.event_type).inc()
+        if failed:
+            raise NotConfirmed(f"{len(failed)} of {len(rows)} events not confirmed: {failed[0][1]}")
+        return len(confirmed)
+
+    async def _publish(self, row: _Row) -> None:
+        traceparent = json.loads(row.body).get("traceparent")
+        parent = context_from_traceparent(traceparent)
+        with self._tracer.start_as_current_span(
+            f"{self._exchange.name} publish",
+            context=parent,
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": self._exchange.name,
+                "messaging.rabbitmq.destination.routing_key": row.routing_key,
+                "messaging.message.id": row.id,
+                "cloudevents.event_type": row.event_type,
+            },
+        ):
+            confirmation = await self._broker.publish(
+                row.body.encode(),
+                exchange=self._exchange,
+                routing_key=row.routing_key,
+                persist=True,
+                mandatory=False,
+                message_id=row.id,
+                message_type=row.event_type,
+                content_type=CONTENT_TYPE,
+                headers={"traceparent": current_traceparent() or traceparent or ""},
+                timeout=self._publish_timeout,
+            )
+        if not isinstance(confirmation, Basic.Ack):
+            raise NotConfirmed(f"broker answered {type(confirmation).__name__} for {row.id}")

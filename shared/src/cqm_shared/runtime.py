@@ -1,0 +1,142 @@
+"""The process-wide parts of one service: database, broker, subscriptions and outbox relay."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.rabbit import RabbitBroker
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cqm_shared.db import create_engine, is_sqlite, ping, session_factory
+from cqm_shared.messaging.consumer import EventConsumer, Subscription
+from cqm_shared.messaging.relay import OutboxRelay
+from cqm_shared.messaging.tables import MessagingTables
+from cqm_shared.messaging.topology import Topology, routing_keys
+from cqm_shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        tables: MessagingTables,
+        subscriptions: Sequence[Subscription] = (),
+        publishes: dict[str, type[BaseModel]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.service = settings.service_name
+        self.tables = tables
+        url = settings.resolved_database_url()
+        self.engine = create_engine(url)
+        self.sessions = session_factory(self.engine)
+        self.topology = Topology(settings.exchange, settings.queue_prefix, settings.max_delivery_attempts)
+        self.broker = RabbitBroker(
+            settings.rabbitmq_url,
+            app_id=self.service,
+            graceful_timeout=30.0,
+            description=f"{self.service} service of the complaint quality suite",
+        )
+        self.relay = OutboxRelay(
+            sessions=self.sessions,
+            outbox=tables.outbox,
+            broker=self.broker,
+            exchange=self.topology.exchange,
+            lock_rows=not is_sqlite(url),
+            batch_size=settings.relay_batch_size,
+            poll_interval=settings.relay_poll_interval,
+        )
+        self._queues: list[tuple[Any, list[str]]] = []
+        self._subscribers: list[Any] = []
+        for sub in subscriptions:
+            self._subscribe(sub)
+        for event_type, model in (publishes or {}).items():
+            # Documentation only (AsyncAPI): the relay publishes rows, not through these.
+            self.broker.publisher(
+                exchange=self.topology.exchange,
+                routing_key=f"{event_type}.{{factory}}",
+                title=f"{event_type}",
+                description=f"CloudEvent `{event_type}` published via the outbox",
+                schema=model,
+                include_in_schema=True,
+            )
+        self.started = False
+
+    def _subscribe(self, sub: Subscription) -> None:
+        name = self.topology.queue_name(self.service, sub.purpose)
+        keys = routing_keys(list(sub.handlers), self.settings.factories_in_scope())
+        queue = self.topology.queue(name, keys[0])
+        consumer = EventConsumer(
+            queue_name=name,
+            consumer_id=f"{self.service}.{sub.purpose}",
+            handlers=sub.handlers,
+            sessions=self.sessions,
+            inbox=self.tables.inbox,
+            broker=self.broker,
+            topology=self.topology,
+            after_commit=self.relay.wake,
+            retry_backoff=self.settings.retry_backoff_seconds,
+        )
+        subscriber = self.broker.subscriber(
+            queue,
+            self.topology.exchange,
+            ack_policy=AckPolicy.MANUAL,
+            title=name,
+            description=sub.description or f"CloudEvents {', '.join(sub.handlers)}",
+        )(consumer.__call__)
+        self._queues.append((queue, keys))
+        self._subscribers.append(subscriber)
+
+    async def start(self) -> None:
+        await self.broker.connect()
+        # Dead-letter queues and every binding exist before the first delivery arrives.
+        await self.broker.declare_exchange(self.topology.exchange)
+        dlx = await self.broker.declare_exchange(self.topology.dead_letter_exchange)
+        for queue, keys in self._queues:
+            declared = await self.broker.declare_queue(queue)
+            for key in keys:
+                await declared.bind(self.topology.exchange.name, routing_key=key)
+            dlq = await self.broker.declare_queue(self.topology.dead_letter_queue(queue.name))
+            await dlq.bind(dlx, routing_key=dlq.name)
+        await self.broker.start()
+        self.relay.start()
+        self.started = True
+        log.info("%s started: %d subscriptions", self.service, len(self._subscribers))
+
+    async def stop(self) -> None:
+        await self.relay.stop()
+        await self.broker.stop()
+        await self.engine.dispose()
+        self.started = False
+
+    async def readiness(self) -> dict[str, str]:
+        """Each check's state; the service is ready when all are 'ok'."""
+        checks: dict[str, str] = {}
+        try:
+            await ping(self.engine)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {type(exc).__name__}"
+        try:
+            checks["broker"] = "ok" if await self.broker.ping(timeout=2.0) else "error: no answer"
+        except Exception as exc:
+            checks["broker"] = f"error: {type(exc).__name__}"
+        # A subscriber that stopped consuming (e.g. after a broker restart) is not ready.
+        idle = [s.queue.name for s in self._subscribers if not getattr(s, "running", False)]
+        checks["subscribers"] = "ok" if not idle else f"error: not consuming {', '.join(idle)}"
+        checks["outbox_relay"] = "ok" if self.relay.running else "error: stopped"
+        return checks
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work: commits on success (then wakes the relay), rolls back on error."""
+        async with self.sessions() as session, session.begin():
+            yield session
+        self.relay.wake()

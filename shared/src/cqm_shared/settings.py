@@ -1,0 +1,42 @@
+"""Settings every service reads from the environment (one process = one service)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Environment variables common to all services; each service subclasses it."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    service_name: str = "service"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = ""
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # The contract's exchange; overridable only to isolate test runs on a shared broker.
+    exchange: str = "complaints"
+    queue_prefix: str = ""
+    # Factories whose events this deployment consumes: "*" (head office) or "F01,F02".
+    factory_scope: str = "*"
+    policy_dir: Path = Field(default_factory=lambda: Path.cwd() / "deploy" / "policies")
+    max_delivery_attempts: int = Field(default=5, ge=1, le=50)
+    retry_backoff_seconds: float = Field(default=0.5, ge=0)
+    relay_poll_interval: float = Field(default=1.0, gt=0)
+    relay_batch_size: int = Field(default=100, ge=1, le=5000)
+    # Spans go to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, and to this JSON-lines file if given.
+    otel_exporter_otlp_endpoint: str | None = None
+    traces_file: Path | None = None
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///data/{self.service_name}.db"
+
+    def factories_in_scope(self) -> list[str]:
+        """Routing-key suffixes: ['*'] or lower-case factory codes."""
+        if self.factory_scope.strip() in ("", "*"):
+            return ["*"]
+        return [f.strip().lower() for f in self.factory_scope.split(",") if f.strip()]
