@@ -90,7 +90,8 @@ class ServiceRuntime:
             ack_policy=AckPolicy.MANUAL,
             title=name,
             description=sub.description or f"CloudEvents {', '.join(sub.handlers)}",
-        )(consumer.__call__)
+        )
+        subscriber(consumer.__call__)
         self._queues.append((queue, keys))
         self._subscribers.append(subscriber)
 

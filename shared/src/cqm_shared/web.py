@@ -91,6 +91,9 @@ def create_app(
         app.include_router(router)
 
     FastAPIInstrumentor.instrument_app(
-        app, tracer_provider=provider, excluded_urls="health/live,health/ready,metrics"
+        app,
+        tracer_provider=provider,
+        excluded_urls="health/live,health/ready,metrics",
+        exclude_spans=["receive", "send"],
     )
     return app

@@ -1,0 +1,5 @@
+from cqm_shared.db import run_migrations_online
+
+from notification.adapters.orm import metadata
+
+run_migrations_online(metadata)

@@ -1,0 +1,48 @@
+"""Use cases of notification, each inside the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cqm_shared.contracts.complaint import ComplaintRecord
+from cqm_shared.contracts.envelope import CloudEvent
+from cqm_shared.contracts.events import InvestigationOpened, parse_payload
+from cqm_shared.db import utcnow
+from cqm_shared.policy import PolicyBook, UnknownFactory
+
+from notification.adapters import repository
+from notification.domain.messages import for_opened, for_registered
+from notification.domain.policy import NotificationPolicy
+
+Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+
+
+class FactoryPolicyMissing(RuntimeError):
+    pass
+
+
+def _policy(policies: PolicyBook[NotificationPolicy], factory: str) -> NotificationPolicy:
+    try:
+        return policies.for_factory(factory)
+    except UnknownFactory:
+        raise FactoryPolicyMissing(f"no notification policy for factory {factory}") from None
+
+
+def on_complaint_registered(policies: PolicyBook[NotificationPolicy]) -> Handler:
+    async def handle(session: AsyncSession, event: CloudEvent) -> None:
+        complaint = parse_payload(event, ComplaintRecord)
+        notices = for_registered(complaint, _policy(policies, complaint.factory))
+        await repository.record_in_app(session, event, notices, utcnow())
+
+    return handle
+
+
+def on_investigation_opened(policies: PolicyBook[NotificationPolicy]) -> Handler:
+    async def handle(session: AsyncSession, event: CloudEvent) -> None:
+        opened = parse_payload(event, InvestigationOpened)
+        notices = for_opened(opened, _policy(policies, opened.factory))
+        await repository.record_in_app(session, event, notices, utcnow())
+
+    return handle

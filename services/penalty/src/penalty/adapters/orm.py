@@ -1,0 +1,26 @@
+"""Tables of the penalty database."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from cqm_shared.db import Money, UTCDateTime, new_metadata
+from cqm_shared.messaging.tables import messaging_tables
+
+metadata = new_metadata()
+
+assessments = sa.Table(
+    "assessments",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),  # the determination event's id
+    sa.Column("number", sa.String(32), nullable=False, index=True),
+    sa.Column("factory", sa.String(10), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("accident_class", sa.String(40), nullable=False),
+    sa.Column("loss_amount", Money, nullable=False),
+    sa.Column("determination", sa.JSON, nullable=False),
+    sa.Column("line_items", sa.JSON, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+)
+
+tables = messaging_tables(metadata)
