@@ -66,15 +66,19 @@ class OutboxRelay:
         self._publish_timeout = publish_timeout
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._tracer = tracer("cqm.relay")
         self.last_error: str | None = None
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
         if self._task is not None:
+            self._stopping = True  # a cancel can be swallowed by a finishing await; the flag cannot
+            self._wakeup.set()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -89,7 +93,7 @@ class OutboxRelay:
         self._wakeup.set()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wakeup.clear()
             try:
                 sent = await self.publish_pending()
@@ -100,10 +104,12 @@ class OutboxRelay:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("outbox relay pass failed: %s", self.last_error)
                 sent = 0
-            if sent >= self._batch_size:
+            if sent >= self._batch_size or self._stopping:
                 continue
+            # asyncio.timeout, not wait_for: 3.11's wait_for may swallow a cancellation.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
+                async with asyncio.timeout(self._poll_interval):
+                    await self._wakeup.wait()
 
     async def publish_pending(self) -> int:
         """One pass: publish up to a batch of pending rows; returns how many were confirmed."""

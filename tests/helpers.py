@@ -1,0 +1,123 @@
+"""Helpers for tests that run services in-process against the real broker and database."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aio_pika
+from fastapi import FastAPI
+
+from cqm_shared.db import upgrade
+from cqm_shared.settings import ServiceSettings
+from tests.conftest import POLICY_DIR, BrokerNamespace
+
+T = TypeVar("T")
+
+SETTINGS = {
+    "intake": "intake.config:IntakeSettings",
+    "investigation": "investigation.config:InvestigationSettings",
+    "penalty": "penalty.config:PenaltySettings",
+    "notification": "notification.config:NotificationSettings",
+}
+
+
+def _load(path: str) -> Any:
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def migrations_dir(service: str) -> Path:
+    return Path(importlib.import_module(service).__file__ or "").parent / "migrations"
+
+
+def service_settings(service: str, database_url: str, ns: BrokerNamespace, **overrides: Any) -> ServiceSettings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "rabbitmq_url": ns.url,
+        "exchange": ns.exchange,
+        "queue_prefix": ns.queue_prefix,
+        "policy_dir": POLICY_DIR,
+        "retry_backoff_seconds": 0.05,
+        "relay_poll_interval": 0.2,
+    }
+    values.update(overrides)
+    settings: ServiceSettings = _load(SETTINGS[service])(**values)
+    return settings
+
+
+@asynccontextmanager
+async def running_service(
+    service: str, database_url: str, ns: BrokerNamespace, **overrides: Any
+) -> AsyncIterator[FastAPI]:
+    """The service's real app (lifespan: broker, subscribers, relay) on a migrated database."""
+    await asyncio.to_thread(upgrade, migrations_dir(service), database_url)
+    create_app = _load(f"{service}.main:create_app")
+    app: FastAPI = create_app(service_settings(service, database_url, ns, **overrides))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+async def wait_for(probe: Callable[[], Awaitable[T]], *, timeout: float = 20.0, interval: float = 0.1) -> T:
+    """Poll until `probe` returns a truthy value; fail with the last value after `timeout`."""
+    deadline = time.monotonic() + timeout
+    value = await probe()
+    while not value:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not reached within {timeout}s (last value: {value!r})")
+        await asyncio.sleep(interval)
+        value = await probe()
+    return value
+
+
+async def publish(ns: BrokerNamespace, routing_key: str, body: bytes, *, message_id: str | None = None) -> None:
+    """Publish as another system would: persistent, with publisher confirms."""
+    connection = await aio_pika.connect(ns.url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.declare_exchange(ns.exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        await exchange.publish(
+            aio_pika.Message(
+                body,
+                content_type="application/cloudevents+json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=message_id,
+            ),
+            routing_key=routing_key,
+        )
+
+
+async def drain(ns: BrokerNamespace, queue_name: str, *, expect: int, timeout: float = 10.0) -> list[Any]:
+    """Fetch (and ack) `expect` messages from a queue, waiting for them to arrive."""
+    connection = await aio_pika.connect(ns.url)
+    got: list[Any] = []
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(queue_name, ensure=True)
+        deadline = time.monotonic() + timeout
+        while len(got) < expect and time.monotonic() < deadline:
+            message = await queue.get(fail=False)
+            if message is None:
+                await asyncio.sleep(0.1)
+                continue
+            await message.ack()
+            got.append(message)
+    return got
+
+
+async def drain_all(ns: BrokerNamespace, queue_name: str) -> list[Any]:
+    """Fetch (and ack) every message the queue holds now."""
+    connection = await aio_pika.connect(ns.url)
+    got: list[Any] = []
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(queue_name, ensure=True)
+        while (message := await queue.get(fail=False)) is not None:
+            await message.ack()
+            got.append(message)
+    return got

@@ -1,0 +1,67 @@
+"""Numbering under concurrency: unique and gap-free per factory and month
+(DOMAIN.md §2 "Numbering"; seed 002 (八), seed 000 第八条)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from cqm_shared.contracts.complaint import ComplaintForm
+from intake.service.handlers import register_complaint
+from tests.conftest import BrokerNamespace
+from tests.helpers import running_service
+
+
+def form(factory: str = "F01", i: int = 0) -> dict[str, Any]:
+    return {
+        "factory": factory,
+        "channel": "portal",
+        "customer": {"company": f"Customer {i}", "contact_name": "Zhang", "email": f"c{i}@example.com"},
+        "product": {"part_number": f"PC-{i}", "quantity_shipped": 10, "quantity_defective": 1},
+        "phenomenon": "尺寸超差 dimension out of tolerance",
+    }
+
+
+async def test_50_concurrent_posts_get_50_consecutive_numbers(database_url: str, broker_ns: BrokerNamespace) -> None:
+    async with running_service("intake", database_url, broker_ns) as app:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+            responses = await asyncio.gather(
+                *(client.post("/api/v1/complaints", json=form(i=i)) for i in range(50))
+            )
+    assert [r.status_code for r in responses] == [201] * 50
+    numbers = [r.json()["number"] for r in responses]
+    prefixes = {n.rsplit("-", 1)[0] for n in numbers}
+    assert len(prefixes) == 1 and prefixes.pop().startswith("F01-")
+    assert sorted(int(n.rsplit("-", 1)[1]) for n in numbers) == list(range(1, 51))
+
+
+async def test_serials_restart_each_month_per_factory_under_concurrency(
+    database_url: str, broker_ns: BrokerNamespace
+) -> None:
+    # 23:00 on 30 November and 00:30 on 1 December, Shanghai time (the factories' zone).
+    november = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+    december = datetime(2026, 11, 30, 16, 30, tzinfo=UTC)
+    async with running_service("intake", database_url, broker_ns) as app:
+        runtime, policies = app.state.runtime, app.state.policies
+        jobs = [
+            register_complaint(
+                runtime.transaction, policies, ComplaintForm.model_validate(form(factory, i)),
+                source="/test", now=moment,
+            )
+            for i in range(10)
+            for factory in ("F01", "F02")
+            for moment in (november, december)
+        ]
+        records = await asyncio.gather(*jobs)
+    numbers = sorted(r.number for r in records)
+    expected = sorted(
+        f"{factory}-{period}-{serial:04d}"
+        for factory in ("F01", "F02")
+        for period in ("2611", "2612")
+        for serial in range(1, 11)
+    )
+    assert numbers == expected
