@@ -1,0 +1,45 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+UV_VERSION := 0.13.8
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+export UV_PYTHON := 3.11
+
+.PHONY: run test install lint typecheck unit integration e2e bench clean
+
+$(UV):
+	@echo "installing uv $(UV_VERSION) into .tools/"
+	python3 -m venv .tools && .tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+install: $(UV)
+	$(UV) sync --frozen
+
+## run: install, migrate and start the four services (SQLite files in ./data) against RABBITMQ_URL
+run: install
+	$(UV) run --frozen python deploy/run_local.py
+
+## test: install and run the whole suite (unit, integration on real RabbitMQ/PostgreSQL, end-to-end), lint, types
+test: install
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen mypy
+	$(UV) run --frozen pytest
+
+unit: install
+	$(UV) run --frozen pytest tests/unit
+
+integration: install
+	$(UV) run --frozen pytest tests/integration
+
+e2e: install
+	$(UV) run --frozen pytest tests/e2e
+
+lint: install
+	$(UV) run --frozen ruff check .
+
+typecheck: install
+	$(UV) run --frozen mypy
+
+bench: install
+	$(UV) run --frozen python bench/relay_throughput.py
+
+clean:
+	rm -rf .venv .tools data .pytest_cache .mypy_cache .ruff_cache

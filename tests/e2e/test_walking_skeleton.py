@@ -1,0 +1,211 @@
+"""One complaint end to end: the four services as separate processes (started by the same
+launcher as `make run`) on the real RabbitMQ, each with its own SQLite database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cqm_shared.contracts.envelope import new_event
+from tests.conftest import POLICY_DIR, REPO, BrokerNamespace
+from tests.helpers import publish, wait_for
+
+SERVICES = ("intake", "investigation", "penalty", "notification")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Stack:
+    def __init__(self, process: subprocess.Popen[str], ports: dict[str, int], traces: Path) -> None:
+        self.process = process
+        self.ports = ports
+        self.traces = traces
+        self.output: list[str] = []
+        self.up = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+            if "All four services are up" in line:
+                self.up.set()
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def spans(self) -> list[dict[str, Any]]:
+        found = []
+        for service in SERVICES:
+            path = self.traces / f"{service}.jsonl"
+            if path.exists():
+                found += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return found
+
+
+@pytest.fixture
+def stack(tmp_path: Path, broker_ns: BrokerNamespace) -> Iterator[Stack]:
+    ports = {s: free_port() for s in SERVICES}
+    env = {**os.environ, **broker_ns.env(), "DATA_DIR": str(tmp_path / "data"),
+           "TRACES_DIR": str(tmp_path / "traces"), "POLICY_DIR": str(POLICY_DIR),
+           "RELAY_POLL_INTERVAL": "0.2", "PYTHONUNBUFFERED": "1"}
+    env.update({f"{s.upper()}_PORT": str(p) for s, p in ports.items()})
+    for key in ("DATABASE_URL", "TRACES_FILE"):
+        env.pop(key, None)
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "deploy" / "run_local.py")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
+    )
+    running = Stack(process, ports, tmp_path / "traces")
+    try:
+        if not running.up.wait(timeout=120):
+            raise AssertionError("stack did not come up:\n" + "".join(running.output[-60:]))
+        yield running
+    finally:
+        process.send_signal(signal.SIGINT)  # what Ctrl-C does
+        try:
+            code = process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    assert code == 0, "".join(running.output[-40:])
+    assert sum("stopped cleanly" in line for line in running.output) == 4, "".join(running.output[-20:])
+
+
+COMPLAINT = {
+    "factory": "F01",
+    "channel": "wechat",
+    "external_ref": "CRM-2026-004711",
+    "customer": {"company": "华东建工集团", "contact_name": "王工", "gender": "male",
+                 "phone": "+86 138 0000 0000", "email": "wang@example.com", "im": "wx_wang"},
+    "product": {"model": "YB-PC", "specification": "3000x1200x200", "part_number": "PC-100",
+                "order_number": "SO-88", "lot_numbers": ["L2611-01"], "ship_date": "2026-10-30",
+                "quantity_shipped": 1000, "quantity_defective": 12},
+    "phenomenon": "叠合板边角破损 chipped edges on composite slabs",
+    "customer_request": {"kind": "report_8d", "deadline": "2026-11-30"},
+    "market": {"region": "domestic", "province": "out"},
+    "batch_return": True,
+    "first_owner": "cs-li",
+}
+
+
+async def test_one_complaint_end_to_end(stack: Stack, broker_ns: BrokerNamespace) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        created = await client.post(f"{stack.url('intake')}/api/v1/complaints", json=COMPLAINT)
+        assert created.status_code == 201, created.text
+        record = created.json()
+        number = record["number"]
+        assert number.startswith("F01-") and number.endswith("-0001")
+        assert created.headers["location"] == f"/api/v1/complaints/{number}"
+        assert record["defect_rate"] == "1.20"
+        assert (await client.get(f"{stack.url('intake')}/api/v1/complaints/{number}")).json() == record
+
+        # investigation opened the case with the policy's deadlines
+        async def case() -> dict[str, Any] | None:
+            answer = await client.get(f"{stack.url('investigation')}/api/v1/investigations/{number}")
+            return answer.json() if answer.status_code == 200 else None
+
+        opened = await wait_for(case)
+        assert opened["state"] == "opened"
+        registered_at = datetime.fromisoformat(record["registered_at"])
+        received_at = datetime.fromisoformat(record["received_at"])
+        due = {d["milestone"]: datetime.fromisoformat(d["due_at"]) for d in opened["deadlines"]}
+        assert due["first_response"] == registered_at + timedelta(hours=24)  # seed 001 §1.2.1
+        assert due["handling_proposal"] == received_at + timedelta(hours=48)  # seed 004 §3.2
+        assert due["close"] == registered_at + timedelta(days=15)  # out of province, seed 000 §4.2.1
+        assert due["preliminary_report"] == received_at + timedelta(days=3)  # 8D asked, seed 001 §1.4.3
+        assert opened["history"][0]["action"] == "open"
+
+        # notification recorded the in-app notices of both events
+        async def notices() -> list[dict[str, Any]]:
+            answer = await client.get(f"{stack.url('notification')}/api/v1/notifications",
+                                      params={"complaint": number})
+            found: list[dict[str, Any]] = answer.json()
+            return found if {n["event_type"] for n in found} >= {"complaint.registered", "investigation.opened"} else []
+
+        sent = await wait_for(notices)
+        roles = {(n["event_type"], n["recipient_role"], n["urgent"]) for n in sent}
+        assert roles == {
+            ("complaint.registered", "quality_engineer", False),
+            ("complaint.registered", "rd_after_sales", False),
+            ("complaint.registered", "quality_manager", True),  # batch return: quality head at once
+            ("investigation.opened", "quality_engineer", False),
+            ("investigation.opened", "customer_service", False),
+        }
+        assert all(n["channel"] == "in_app" and n["status"] == "delivered" for n in sent)
+
+        # one trace: HTTP request -> outbox -> broker -> investigation -> broker -> notification
+        def trace_of_post() -> str | None:
+            for span in stack.spans():
+                if span["kind"] == "SpanKind.SERVER" and span["name"] == "POST /api/v1/complaints":
+                    return str(span["context"]["trace_id"])
+            return None
+
+        trace_id = trace_of_post()
+        assert trace_id is not None
+        in_trace = [s for s in stack.spans() if s["context"]["trace_id"] == trace_id]
+        kinds = {(s["resource"]["attributes"]["service.name"], s["kind"]) for s in in_trace}
+        assert {
+            ("intake", "SpanKind.SERVER"), ("intake", "SpanKind.PRODUCER"),
+            ("investigation", "SpanKind.CONSUMER"), ("investigation", "SpanKind.PRODUCER"),
+            ("notification", "SpanKind.CONSUMER"),
+        } <= kinds
+        assert len([s for s in in_trace if s["resource"]["attributes"]["service.name"] == "notification"]) == 2
+
+        # penalty: a responsibility determination from the exchange opens an assessment
+        determination = new_event(
+            type="investigation.responsibility_determined", source="/services/investigation",
+            factory="F01", subject=number,
+            data={"number": number, "factory": "F01", "determined_at": record["registered_at"],
+                  "accident_class": "management_general", "loss_amount": "12345.60",
+                  "parties": [{"kind": "role", "name": "shipping QC", "share": "70"},
+                              {"kind": "role", "name": "line QC", "share": "30"}],
+                  "rule_codes": ["split.visible_defect"]},
+        )
+        await publish(broker_ns, determination.routing_key, determination.to_json(),
+                      message_id=str(determination.id))
+
+        async def assessments() -> list[dict[str, Any]]:
+            answer = await client.get(f"{stack.url('penalty')}/api/v1/assessments", params={"complaint": number})
+            found: list[dict[str, Any]] = answer.json()
+            return found
+
+        [assessment] = await wait_for(assessments)
+        assert assessment["status"] == "awaiting_rules"
+        assert Decimal(assessment["determination"]["loss_amount"]) == Decimal("12345.60")
+        assert [p["share"] for p in assessment["determination"]["parties"]] == ["70", "30"]
+
+        # 50 concurrent registrations in the same factory and month: 50 consecutive numbers
+        answers = await asyncio.gather(
+            *(client.post(f"{stack.url('intake')}/api/v1/complaints", json=COMPLAINT) for _ in range(50))
+        )
+        assert {a.status_code for a in answers} == {201}
+        serials = sorted(int(a.json()["number"].rsplit("-", 1)[1]) for a in answers)
+        assert serials == list(range(2, 52))
+
+        # health, readiness, metrics and the message docs answer on every service
+        for service in SERVICES:
+            ready = await client.get(f"{stack.url(service)}/health/ready")
+            assert ready.status_code == 200 and ready.json()["status"] == "ok", ready.text
+            metrics = await client.get(f"{stack.url(service)}/metrics")
+            assert "cqm_outbox_pending" in metrics.text
+            asyncapi = (await client.get(f"{stack.url(service)}/asyncapi.json")).json()
+            assert asyncapi["asyncapi"].startswith("3.")
