@@ -76,11 +76,12 @@ def main() -> int:
     env.setdefault("RABBITMQ_URL", DEFAULT_RABBITMQ)
     rabbitmq = env["RABBITMQ_URL"]
     if not broker_answers(rabbitmq):
+        where = urlparse(rabbitmq)
         print(
-            f"No RabbitMQ answers at {urlparse(rabbitmq)._replace(netloc=urlparse(rabbitmq).hostname or '').geturl()}.\n"
+            f"No RabbitMQ answers at {where.hostname}:{where.port or 5672}.\n"
             "Start one, then run `make run` again:\n"
             "  docker compose up -d rabbitmq           # with Docker\n"
-            "  sudo rabbitmq-server -detached          # with a local install (Debian: apt-get install rabbitmq-server)\n"
+            "  sudo rabbitmq-server -detached          # local install (Debian: apt-get install rabbitmq-server)\n"
             "or set RABBITMQ_URL=amqp://user:password@host:5672/ to use another broker.",
             file=sys.stderr,
         )
@@ -121,8 +122,7 @@ def main() -> int:
     while not stopping:
         for name, process in processes.items():
             if process.poll() is not None:
-                print(f"{name} exited unexpectedly (code {process.returncode}); stopping everything.",
-                      file=sys.stderr)
+                print(f"{name} exited unexpectedly (code {process.returncode}); stopping everything.", file=sys.stderr)
                 stopping = True
         time.sleep(0.5)
     print("\nstopping ...", flush=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,16 +93,12 @@ class BrokerNamespace:
             ]
             for name in names + [f"{n}.dlq" for n in names]:
                 channel = await connection.channel()
-                try:
+                with contextlib.suppress(Exception):  # never declared by this test
                     await channel.queue_delete(name)
-                except Exception:
-                    pass
             for exchange in (self.exchange, f"{self.exchange}.dlx"):
                 channel = await connection.channel()
-                try:
+                with contextlib.suppress(Exception):
                     await channel.exchange_delete(exchange)
-                except Exception:
-                    pass
 
 
 @pytest.fixture

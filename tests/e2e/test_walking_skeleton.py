@@ -64,15 +64,25 @@ class Stack:
 @pytest.fixture
 def stack(tmp_path: Path, broker_ns: BrokerNamespace) -> Iterator[Stack]:
     ports = {s: free_port() for s in SERVICES}
-    env = {**os.environ, **broker_ns.env(), "DATA_DIR": str(tmp_path / "data"),
-           "TRACES_DIR": str(tmp_path / "traces"), "POLICY_DIR": str(POLICY_DIR),
-           "RELAY_POLL_INTERVAL": "0.2", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        **broker_ns.env(),
+        "DATA_DIR": str(tmp_path / "data"),
+        "TRACES_DIR": str(tmp_path / "traces"),
+        "POLICY_DIR": str(POLICY_DIR),
+        "RELAY_POLL_INTERVAL": "0.2",
+        "PYTHONUNBUFFERED": "1",
+    }
     env.update({f"{s.upper()}_PORT": str(p) for s, p in ports.items()})
     for key in ("DATABASE_URL", "TRACES_FILE"):
         env.pop(key, None)
     process = subprocess.Popen(
         [sys.executable, str(REPO / "deploy" / "run_local.py")],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=REPO,
     )
     running = Stack(process, ports, tmp_path / "traces")
     try:
@@ -94,11 +104,24 @@ COMPLAINT = {
     "factory": "F01",
     "channel": "wechat",
     "external_ref": "CRM-2026-004711",
-    "customer": {"company": "华东建工集团", "contact_name": "王工", "gender": "male",
-                 "phone": "+86 138 0000 0000", "email": "wang@example.com", "im": "wx_wang"},
-    "product": {"model": "YB-PC", "specification": "3000x1200x200", "part_number": "PC-100",
-                "order_number": "SO-88", "lot_numbers": ["L2611-01"], "ship_date": "2026-10-30",
-                "quantity_shipped": 1000, "quantity_defective": 12},
+    "customer": {
+        "company": "华东建工集团",
+        "contact_name": "王工",
+        "gender": "male",
+        "phone": "+86 138 0000 0000",
+        "email": "wang@example.com",
+        "im": "wx_wang",
+    },
+    "product": {
+        "model": "YB-PC",
+        "specification": "3000x1200x200",
+        "part_number": "PC-100",
+        "order_number": "SO-88",
+        "lot_numbers": ["L2611-01"],
+        "ship_date": "2026-10-30",
+        "quantity_shipped": 1000,
+        "quantity_defective": 12,
+    },
     "phenomenon": "叠合板边角破损 chipped edges on composite slabs",
     "customer_request": {"kind": "report_8d", "deadline": "2026-11-30"},
     "market": {"region": "domestic", "province": "out"},
@@ -136,8 +159,7 @@ async def test_one_complaint_end_to_end(stack: Stack, broker_ns: BrokerNamespace
 
         # notification recorded the in-app notices of both events
         async def notices() -> list[dict[str, Any]]:
-            answer = await client.get(f"{stack.url('notification')}/api/v1/notifications",
-                                      params={"complaint": number})
+            answer = await client.get(f"{stack.url('notification')}/api/v1/notifications", params={"complaint": number})
             found: list[dict[str, Any]] = answer.json()
             return found if {n["event_type"] for n in found} >= {"complaint.registered", "investigation.opened"} else []
 
@@ -164,24 +186,34 @@ async def test_one_complaint_end_to_end(stack: Stack, broker_ns: BrokerNamespace
         in_trace = [s for s in stack.spans() if s["context"]["trace_id"] == trace_id]
         kinds = {(s["resource"]["attributes"]["service.name"], s["kind"]) for s in in_trace}
         assert {
-            ("intake", "SpanKind.SERVER"), ("intake", "SpanKind.PRODUCER"),
-            ("investigation", "SpanKind.CONSUMER"), ("investigation", "SpanKind.PRODUCER"),
+            ("intake", "SpanKind.SERVER"),
+            ("intake", "SpanKind.PRODUCER"),
+            ("investigation", "SpanKind.CONSUMER"),
+            ("investigation", "SpanKind.PRODUCER"),
             ("notification", "SpanKind.CONSUMER"),
         } <= kinds
         assert len([s for s in in_trace if s["resource"]["attributes"]["service.name"] == "notification"]) == 2
 
         # penalty: a responsibility determination from the exchange opens an assessment
         determination = new_event(
-            type="investigation.responsibility_determined", source="/services/investigation",
-            factory="F01", subject=number,
-            data={"number": number, "factory": "F01", "determined_at": record["registered_at"],
-                  "accident_class": "management_general", "loss_amount": "12345.60",
-                  "parties": [{"kind": "role", "name": "shipping QC", "share": "70"},
-                              {"kind": "role", "name": "line QC", "share": "30"}],
-                  "rule_codes": ["split.visible_defect"]},
+            type="investigation.responsibility_determined",
+            source="/services/investigation",
+            factory="F01",
+            subject=number,
+            data={
+                "number": number,
+                "factory": "F01",
+                "determined_at": record["registered_at"],
+                "accident_class": "management_general",
+                "loss_amount": "12345.60",
+                "parties": [
+                    {"kind": "role", "name": "shipping QC", "share": "70"},
+                    {"kind": "role", "name": "line QC", "share": "30"},
+                ],
+                "rule_codes": ["split.visible_defect"],
+            },
         )
-        await publish(broker_ns, determination.routing_key, determination.to_json(),
-                      message_id=str(determination.id))
+        await publish(broker_ns, determination.routing_key, determination.to_json(), message_id=str(determination.id))
 
         async def assessments() -> list[dict[str, Any]]:
             answer = await client.get(f"{stack.url('penalty')}/api/v1/assessments", params={"complaint": number})

@@ -78,9 +78,7 @@ async def test_malformed_messages_are_dead_lettered_with_reason_and_the_next_is_
         assert await count(app, cases) == 1
 
 
-async def test_failing_handler_is_retried_then_dead_lettered(
-    sqlite_url: str, broker_ns: BrokerNamespace
-) -> None:
+async def test_failing_handler_is_retried_then_dead_lettered(sqlite_url: str, broker_ns: BrokerNamespace) -> None:
     dlq = f"{broker_ns.queue_prefix}investigation.complaints.dlq"
     queue = f"{broker_ns.queue_prefix}investigation.complaints"
     async with running_service("investigation", sqlite_url, broker_ns, max_delivery_attempts=3) as app:

@@ -29,9 +29,7 @@ async def test_50_concurrent_posts_get_50_consecutive_numbers(database_url: str,
     async with running_service("intake", database_url, broker_ns) as app:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
-            responses = await asyncio.gather(
-                *(client.post("/api/v1/complaints", json=form(i=i)) for i in range(50))
-            )
+            responses = await asyncio.gather(*(client.post("/api/v1/complaints", json=form(i=i)) for i in range(50)))
     assert [r.status_code for r in responses] == [201] * 50
     numbers = [r.json()["number"] for r in responses]
     prefixes = {n.rsplit("-", 1)[0] for n in numbers}
@@ -49,8 +47,11 @@ async def test_serials_restart_each_month_per_factory_under_concurrency(
         runtime, policies = app.state.runtime, app.state.policies
         jobs = [
             register_complaint(
-                runtime.transaction, policies, ComplaintForm.model_validate(form(factory, i)),
-                source="/test", now=moment,
+                runtime.transaction,
+                policies,
+                ComplaintForm.model_validate(form(factory, i)),
+                source="/test",
+                now=moment,
             )
             for i in range(10)
             for factory in ("F01", "F02")

@@ -119,15 +119,16 @@ async def test_relay_dying_before_it_records_the_confirm_republishes_and_the_con
         assert (await row(intake, event)).published_at is None
 
         relay.start()  # the restarted relay finds the row still pending
+
         async def marked() -> bool:
             return (await row(intake, event)).published_at is not None
 
         await wait_for(marked)
 
         async def duplicate_absorbed() -> float:
-            return REGISTRY.get_sample_value(
-                "cqm_events_consumed_total", {"queue": queue, "outcome": "duplicate"}
-            ) or 0.0
+            return (
+                REGISTRY.get_sample_value("cqm_events_consumed_total", {"queue": queue, "outcome": "duplicate"}) or 0.0
+            )
 
         await wait_for(duplicate_absorbed)
         async with investigation.state.runtime.sessions() as session:

@@ -26,10 +26,15 @@ def complaint(factory: str = "F01", request: dict[str, str] | None = None, **mar
     return ComplaintRecord.model_validate(
         {
             "customer_request": request,
-            "number": f"{factory}-2611-0001", "status": "registered", "factory": factory,
-            "channel": "phone", "received_at": RECEIVED, "registered_at": REGISTERED,
+            "number": f"{factory}-2611-0001",
+            "status": "registered",
+            "factory": factory,
+            "channel": "phone",
+            "received_at": RECEIVED,
+            "registered_at": REGISTERED,
             "customer": {"company": "A", "contact_name": "B", "phone": "13800000000"},
-            "product": {"part_number": "P"}, "phenomenon": "crack",
+            "product": {"part_number": "P"},
+            "phenomenon": "crack",
             "market": market or {"region": "domestic", "province": "in"},
         }
     )
@@ -73,9 +78,7 @@ def test_close_in_or_out_of_province(
 
 
 @pytest.mark.parametrize("region, days", [("domestic", 13), ("foreign", 17)])
-def test_close_domestic_or_foreign_policy(
-    policies: PolicyBook[InvestigationPolicy], region: str, days: int
-) -> None:
+def test_close_domestic_or_foreign_policy(policies: PolicyBook[InvestigationPolicy], region: str, days: int) -> None:
     # seed 002 (十): 國內13天國外17天內結案 (F02's policy file chooses this basis)
     record = complaint("F02", region=region)
     assert due(record, policies.for_factory("F02"))["close"] == REGISTERED + timedelta(days=days)
@@ -103,5 +106,8 @@ def test_open_case_records_who_when_why(policies: PolicyBook[InvestigationPolicy
     assert case.state is CaseState.OPENED
     [opened] = case.history
     assert (opened.actor, opened.at, opened.to_state, opened.reason) == (
-        "system", now, CaseState.OPENED, "complaint registered"
+        "system",
+        now,
+        CaseState.OPENED,
+        "complaint registered",
     )

@@ -18,10 +18,16 @@ NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 def record(batch_return: bool) -> ComplaintRecord:
     return ComplaintRecord.model_validate(
         {
-            "number": "F01-2611-0003", "status": "registered", "factory": "F01", "channel": "email",
-            "received_at": NOW, "registered_at": NOW, "batch_return": batch_return,
+            "number": "F01-2611-0003",
+            "status": "registered",
+            "factory": "F01",
+            "channel": "email",
+            "received_at": NOW,
+            "registered_at": NOW,
+            "batch_return": batch_return,
             "customer": {"company": "华东建工", "contact_name": "王工", "email": "w@example.com"},
-            "product": {"part_number": "PC-100"}, "phenomenon": "贯穿裂缝 through-crack",
+            "product": {"part_number": "PC-100"},
+            "phenomenon": "贯穿裂缝 through-crack",
         }
     )
 
@@ -48,7 +54,10 @@ def test_texts_are_bilingual() -> None:
 
 def test_opened_case_lists_deadlines_to_qe_and_customer_service() -> None:
     opened = InvestigationOpened(
-        number="F01-2611-0003", factory="F01", state="opened", opened_at=NOW,
+        number="F01-2611-0003",
+        factory="F01",
+        state="opened",
+        opened_at=NOW,
         deadlines=[Deadline(milestone="first_response", due_at=NOW, source="seed 001 §1.2.1")],
     )
     notices = for_opened(opened, POLICY)

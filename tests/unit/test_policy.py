@@ -22,7 +22,9 @@ def copy_policies(tmp_path: Path) -> Path:
 
 def test_shipped_policies_load_for_every_service() -> None:
     for section, model in (
-        ("intake", IntakePolicy), ("investigation", InvestigationPolicy), ("notification", NotificationPolicy)
+        ("intake", IntakePolicy),
+        ("investigation", InvestigationPolicy),
+        ("notification", NotificationPolicy),
     ):
         book = PolicyBook(POLICY_DIR, section, model)  # type: ignore[type-var]
         assert book.factories == ["F01", "F02"]
@@ -48,7 +50,7 @@ def test_factory_override_of_a_deadline(tmp_path: Path) -> None:
 def test_invalid_policy_stops_loading_with_the_file_named(tmp_path: Path) -> None:
     folder = copy_policies(tmp_path)
     (folder / "F09.yaml").write_text("investigation:\n  deadlines:\n    first_response: {hours: -1}\n")
-    with pytest.raises(PolicyError, match="F09.yaml"):
+    with pytest.raises(PolicyError, match=r"F09\.yaml"):
         PolicyBook(folder, "investigation", InvestigationPolicy)
 
 
@@ -60,7 +62,7 @@ def test_unresolvable_notification_role_is_refused(tmp_path: Path) -> None:
 
 
 def test_missing_default_or_unknown_factory(tmp_path: Path) -> None:
-    with pytest.raises(PolicyError, match="default.yaml"):
+    with pytest.raises(PolicyError, match=r"default\.yaml"):
         PolicyBook(tmp_path, "intake", IntakePolicy)
     with pytest.raises(UnknownFactory):
         PolicyBook(POLICY_DIR, "intake", IntakePolicy).for_factory("F77")

@@ -13,12 +13,13 @@ from cqm_shared.db import upgrade
 from cqm_shared.settings import ServiceSettings
 
 
-def service_main(
-    *, settings_factory: Callable[[], ServiceSettings], migrations_dir: Path, app_factory: str
-) -> None:
+def service_main(*, settings_factory: Callable[[], ServiceSettings], migrations_dir: Path, app_factory: str) -> None:
     parser = argparse.ArgumentParser(description="Run or migrate this service.")
     parser.add_argument(
-        "command", nargs="?", default="run", choices=["migrate", "serve", "run"],
+        "command",
+        nargs="?",
+        default="run",
+        choices=["migrate", "serve", "run"],
         help="migrate: alembic upgrade head; serve: start the API; run: both (default)",
     )
     args = parser.parse_args()
@@ -28,6 +29,10 @@ def service_main(
         upgrade(migrations_dir, settings.resolved_database_url())
     if args.command in ("serve", "run"):
         uvicorn.run(
-            app_factory, factory=True, host=settings.host, port=settings.port,
-            log_level="info", timeout_graceful_shutdown=30,
+            app_factory,
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            timeout_graceful_shutdown=30,
         )

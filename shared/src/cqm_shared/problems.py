@@ -12,9 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 PROBLEM_JSON = "application/problem+json"
 
 
-def problem(
-    status: int, title: str, detail: str | None = None, **extra: Any
-) -> JSONResponse:
+def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
@@ -44,7 +42,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         return problem(
-            422, "Unprocessable Content", "The request has invalid fields.",
+            422,
+            "Unprocessable Content",
+            "The request has invalid fields.",
             errors=field_errors(exc.errors()),
         )
 

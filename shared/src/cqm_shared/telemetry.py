@@ -21,7 +21,7 @@ _span_files: list[IO[str]] = []
 
 
 def _one_line(span: ReadableSpan) -> str:
-    return span.to_json(indent=None) + "\n"
+    return str(span.to_json(indent=None)) + "\n"
 
 
 def setup_tracing(
@@ -38,9 +38,7 @@ def setup_tracing(
         out = traces_file.open("a", encoding="utf-8", buffering=1)
         _span_files.append(out)
         # Simple (synchronous) processor: every ended span is on disk at once.
-        provider.add_span_processor(
-            SimpleSpanProcessor(ConsoleSpanExporter(out=out, formatter=_one_line))
-        )
+        provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=out, formatter=_one_line)))
     trace.set_tracer_provider(provider)
     return provider
 

@@ -1,7 +1,6 @@
 from pathlib import Path
 
 from cqm_shared.cli import service_main
-
 from intake.config import IntakeSettings
 
 service_main(

@@ -9,7 +9,6 @@ from cqm_shared.contracts.events import COMPLAINT_REGISTERED
 from cqm_shared.policy import PolicyBook
 from cqm_shared.runtime import ServiceRuntime
 from cqm_shared.web import create_app as create_service_app
-
 from intake.adapters.orm import tables
 from intake.config import IntakeSettings
 from intake.domain.policy import IntakePolicy
@@ -19,9 +18,7 @@ from intake.entrypoints.api import router
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     policies = PolicyBook(settings.policy_dir, "intake", IntakePolicy)
-    runtime = ServiceRuntime(
-        settings, tables=tables, publishes={COMPLAINT_REGISTERED: ComplaintRecord}
-    )
+    runtime = ServiceRuntime(settings, tables=tables, publishes={COMPLAINT_REGISTERED: ComplaintRecord})
     app = create_service_app(
         runtime,
         title="Intake 受理",

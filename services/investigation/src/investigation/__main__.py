@@ -1,7 +1,6 @@
 from pathlib import Path
 
 from cqm_shared.cli import service_main
-
 from investigation.config import InvestigationSettings
 
 service_main(

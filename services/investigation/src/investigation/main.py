@@ -9,7 +9,6 @@ from cqm_shared.messaging.consumer import Subscription
 from cqm_shared.policy import PolicyBook
 from cqm_shared.runtime import ServiceRuntime
 from cqm_shared.web import create_app as create_service_app
-
 from investigation.adapters.orm import tables
 from investigation.config import InvestigationSettings
 from investigation.domain.policy import InvestigationPolicy
@@ -26,7 +25,9 @@ def create_app(settings: InvestigationSettings | None = None) -> FastAPI:
         description="Opens a case with its deadlines for every registered complaint.",
     )
     runtime = ServiceRuntime(
-        settings, tables=tables, subscriptions=[complaints],
+        settings,
+        tables=tables,
+        subscriptions=[complaints],
         publishes={INVESTIGATION_OPENED: InvestigationOpened},
     )
     app = create_service_app(

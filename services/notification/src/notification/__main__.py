@@ -1,7 +1,6 @@
 from pathlib import Path
 
 from cqm_shared.cli import service_main
-
 from notification.config import NotificationSettings
 
 service_main(

@@ -9,7 +9,6 @@ from cqm_shared.messaging.consumer import Subscription
 from cqm_shared.policy import PolicyBook
 from cqm_shared.runtime import ServiceRuntime
 from cqm_shared.web import create_app as create_service_app
-
 from notification.adapters.orm import tables
 from notification.config import NotificationSettings
 from notification.domain.policy import NotificationPolicy

@@ -1,7 +1,6 @@
 from pathlib import Path
 
 from cqm_shared.cli import service_main
-
 from penalty.config import PenaltySettings
 
 service_main(

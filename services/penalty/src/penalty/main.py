@@ -8,7 +8,6 @@ from cqm_shared.contracts.events import RESPONSIBILITY_DETERMINED
 from cqm_shared.messaging.consumer import Subscription
 from cqm_shared.runtime import ServiceRuntime
 from cqm_shared.web import create_app as create_service_app
-
 from penalty.adapters.orm import tables
 from penalty.config import PenaltySettings
 from penalty.entrypoints.api import router

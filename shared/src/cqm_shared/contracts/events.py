@@ -112,22 +112,16 @@ def payload_model(event_type: str, version: int) -> type[BaseModel]:
     try:
         return EVENT_PAYLOADS[(event_type, version)]
     except KeyError:
-        raise EventValidationError(
-            f"unsupported event type/version: {event_type} v{version}"
-        ) from None
+        raise EventValidationError(f"unsupported event type/version: {event_type} v{version}") from None
 
 
 def parse_payload(event: CloudEvent, model: type[M]) -> M:
     """Validate `event.data` as `model`, checking the event carries that schema version."""
     expected = payload_model(event.type, event.dataversion)
     if expected is not model:
-        raise EventValidationError(
-            f"{event.type} v{event.dataversion} is not handled here (expected {model.__name__})"
-        )
+        raise EventValidationError(f"{event.type} v{event.dataversion} is not handled here (expected {model.__name__})")
     try:
         return model.model_validate(event.data)
     except ValidationError as exc:
-        details = "; ".join(
-            f"data.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
+        details = "; ".join(f"data.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise EventValidationError(details) from exc

@@ -136,7 +136,8 @@ class EventConsumer:
     async def _retry_or_dead_letter(self, message: RabbitMessage, exc: Exception) -> None:
         raw: IncomingMessage = message.raw_message
         # Quorum queues count redeliveries in x-delivery-count (absent on the first delivery).
-        attempt = int((raw.headers or {}).get("x-delivery-count", 0) or 0) + 1
+        delivered_before = (raw.headers or {}).get("x-delivery-count", 0)
+        attempt = (delivered_before if isinstance(delivered_before, int) else 0) + 1
         reason = f"{type(exc).__name__}: {exc}"
         if attempt >= self._topology.max_delivery_attempts:
             await self._dead_letter(message, f"failed after {attempt} attempts: {reason}")

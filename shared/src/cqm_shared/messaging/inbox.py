@@ -16,15 +16,11 @@ async def claim(session: AsyncSession, inbox: sa.Table, event: CloudEvent, consu
     commit, which the caller treats as "already done".
     """
     seen = await session.execute(
-        sa.select(inbox.c.event_id).where(
-            inbox.c.event_id == str(event.id), inbox.c.consumer == consumer
-        )
+        sa.select(inbox.c.event_id).where(inbox.c.event_id == str(event.id), inbox.c.consumer == consumer)
     )
     if seen.first() is not None:
         return False
     await session.execute(
-        sa.insert(inbox).values(
-            event_id=str(event.id), consumer=consumer, event_type=event.type, processed_at=utcnow()
-        )
+        sa.insert(inbox).values(event_id=str(event.id), consumer=consumer, event_type=event.type, processed_at=utcnow())
     )
     return True

@@ -15,9 +15,9 @@ import logging
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from pamqp.commands import Basic
 from faststream.rabbit import RabbitBroker, RabbitExchange
 from opentelemetry import trace
+from pamqp.commands import Basic
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -132,18 +132,18 @@ class OutboxRelay:
             failed = [(r, res) for r, res in zip(rows, results, strict=True) if res is not None]
             if confirmed:
                 await session.execute(
-                    sa.update(o).where(o.c.id.in_(confirmed)).values(
-                        published_at=utcnow(), attempts=o.c.attempts + 1, last_error=None
-                    )
+                    sa.update(o)
+                    .where(o.c.id.in_(confirmed))
+                    .values(published_at=utcnow(), attempts=o.c.attempts + 1, last_error=None)
                 )
             for row, exc in failed:
                 if isinstance(exc, asyncio.CancelledError):
                     raise exc
                 PUBLISH_FAILURES.labels(row.event_type).inc()
                 await session.execute(
-                    sa.update(o).where(o.c.id == row.id).values(
-                        attempts=o.c.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000]
-                    )
+                    sa.update(o)
+                    .where(o.c.id == row.id)
+                    .values(attempts=o.c.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000])
                 )
         for row in rows:
             if row.id in confirmed:

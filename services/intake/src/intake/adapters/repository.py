@@ -10,7 +10,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cqm_shared.contracts.complaint import ComplaintRecord
-
 from intake.adapters.orm import complaints, number_sequences
 
 
@@ -34,9 +33,7 @@ async def next_serial(session: AsyncSession, factory: str, period: str) -> int:
     return int((await session.execute(stmt)).scalar_one())
 
 
-async def add(
-    session: AsyncSession, record: ComplaintRecord, *, period: str, serial: int, source: str
-) -> None:
+async def add(session: AsyncSession, record: ComplaintRecord, *, period: str, serial: int, source: str) -> None:
     await session.execute(
         sa.insert(complaints).values(
             number=record.number,
@@ -59,9 +56,7 @@ async def add(
 
 
 async def get(session: AsyncSession, number: str) -> ComplaintRecord | None:
-    row = (
-        await session.execute(sa.select(complaints.c.record).where(complaints.c.number == number))
-    ).first()
+    row = (await session.execute(sa.select(complaints.c.record).where(complaints.c.number == number))).first()
     return ComplaintRecord.model_validate(row.record) if row else None
 
 
@@ -88,8 +83,6 @@ async def search(
         stmt = stmt.where(c.c.registered_at < registered_to)
     if after:
         at, number = after
-        stmt = stmt.where(
-            sa.or_(c.c.registered_at < at, sa.and_(c.c.registered_at == at, c.c.number < number))
-        )
+        stmt = stmt.where(sa.or_(c.c.registered_at < at, sa.and_(c.c.registered_at == at, c.c.number < number)))
     rows = (await session.execute(stmt)).all()
     return [ComplaintRecord.model_validate(r.record) for r in rows]

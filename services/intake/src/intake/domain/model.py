@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from cqm_shared.contracts.complaint import ComplaintForm, ComplaintRecord, ComplaintStatus
-
 from intake.domain.policy import IntakePolicy
 
 

@@ -14,7 +14,6 @@ from pydantic import AwareDatetime, BaseModel
 from cqm_shared.contracts.complaint import ComplaintForm, ComplaintRecord, ComplaintStatus
 from cqm_shared.problems import problem
 from cqm_shared.runtime import ServiceRuntime
-
 from intake.adapters import repository
 from intake.service.handlers import SOURCE, FactoryNotServed, register_complaint
 
@@ -41,12 +40,12 @@ def _runtime(request: Request) -> ServiceRuntime:
 async def create_complaint(form: ComplaintForm, request: Request, response: Response) -> ComplaintRecord | JSONResponse:
     runtime = _runtime(request)
     try:
-        record = await register_complaint(
-            runtime.transaction, request.app.state.policies, form, source=SOURCE
-        )
+        record = await register_complaint(runtime.transaction, request.app.state.policies, form, source=SOURCE)
     except FactoryNotServed as exc:
         return problem(
-            422, "Unprocessable Content", "The request has invalid fields.",
+            422,
+            "Unprocessable Content",
+            "The request has invalid fields.",
             errors=[{"field": "factory", "message": f"unknown factory {exc}", "type": "unknown_factory"}],
         )
     response.headers["Location"] = f"/api/v1/complaints/{record.number}"

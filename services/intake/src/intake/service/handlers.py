@@ -15,7 +15,6 @@ from cqm_shared.db import utcnow
 from cqm_shared.messaging.outbox import stage_event
 from cqm_shared.policy import PolicyBook, UnknownFactory
 from cqm_shared.telemetry import current_traceparent
-
 from intake.adapters import repository
 from intake.adapters.orm import tables
 from intake.domain.model import complaint_number, numbering_period, register

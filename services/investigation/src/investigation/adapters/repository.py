@@ -7,7 +7,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cqm_shared.contracts.complaint import ComplaintRecord
 from cqm_shared.contracts.events import Deadline
-
 from investigation.adapters.orm import case_history, cases
 from investigation.domain.model import Case, CaseState, Transition
 
@@ -32,9 +31,13 @@ async def add(session: AsyncSession, case: Case) -> None:
     for t in case.history:
         await session.execute(
             sa.insert(case_history).values(
-                number=case.number, at=t.at, actor=t.actor, action=t.action,
+                number=case.number,
+                at=t.at,
+                actor=t.actor,
+                action=t.action,
                 from_state=t.from_state.value if t.from_state else None,
-                to_state=t.to_state.value, reason=t.reason,
+                to_state=t.to_state.value,
+                reason=t.reason,
             )
         )
 
@@ -57,9 +60,12 @@ async def get(session: AsyncSession, number: str) -> Case | None:
         deadlines=[Deadline.model_validate(d) for d in row.deadlines],
         history=[
             Transition(
-                at=h.at, actor=h.actor, action=h.action,
+                at=h.at,
+                actor=h.actor,
+                action=h.action,
                 from_state=CaseState(h.from_state) if h.from_state else None,
-                to_state=CaseState(h.to_state), reason=h.reason,
+                to_state=CaseState(h.to_state),
+                reason=h.reason,
             )
             for h in history
         ],

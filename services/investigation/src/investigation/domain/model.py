@@ -13,7 +13,6 @@ from enum import StrEnum
 
 from cqm_shared.contracts.complaint import ComplaintRecord, Province, Region, RequestKind
 from cqm_shared.contracts.events import Deadline
-
 from investigation.domain.policy import Anchor, CloseBasis, InvestigationPolicy
 
 
@@ -99,7 +98,13 @@ def open_case(complaint: ComplaintRecord, policy: InvestigationPolicy, *, now: d
         deadlines=opening_deadlines(complaint, policy),
     )
     case.history.append(
-        Transition(at=now, actor="system", action="open", from_state=None, to_state=CaseState.OPENED,
-                   reason="complaint registered")
+        Transition(
+            at=now,
+            actor="system",
+            action="open",
+            from_state=None,
+            to_state=CaseState.OPENED,
+            reason="complaint registered",
+        )
     )
     return case

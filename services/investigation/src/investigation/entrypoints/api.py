@@ -10,7 +10,6 @@ from pydantic import BaseModel
 from cqm_shared.contracts.complaint import ComplaintRecord
 from cqm_shared.contracts.events import Deadline
 from cqm_shared.runtime import ServiceRuntime
-
 from investigation.adapters import repository
 
 router = APIRouter(prefix="/api/v1/investigations", tags=["investigations"])
@@ -55,9 +54,12 @@ async def read_investigation(number: str, request: Request) -> InvestigationView
         actions=[],
         history=[
             HistoryEntry(
-                at=t.at, actor=t.actor, action=t.action,
+                at=t.at,
+                actor=t.actor,
+                action=t.action,
                 from_state=t.from_state.value if t.from_state else None,
-                to_state=t.to_state.value, reason=t.reason,
+                to_state=t.to_state.value,
+                reason=t.reason,
             )
             for t in case.history
         ],

@@ -11,7 +11,6 @@ from cqm_shared.db import utcnow
 from cqm_shared.messaging.outbox import stage_event
 from cqm_shared.policy import PolicyBook, UnknownFactory
 from cqm_shared.telemetry import current_traceparent
-
 from investigation.adapters import repository
 from investigation.adapters.orm import tables
 from investigation.domain.model import open_case
@@ -36,15 +35,22 @@ def on_complaint_registered(policies: PolicyBook[InvestigationPolicy]):  # type:
         case = open_case(complaint, policy, now=utcnow())
         await repository.add(session, case)
         opened = InvestigationOpened(
-            number=case.number, factory=case.factory, state=case.state.value,
-            opened_at=case.opened_at, deadlines=case.deadlines,
+            number=case.number,
+            factory=case.factory,
+            state=case.state.value,
+            opened_at=case.opened_at,
+            deadlines=case.deadlines,
         )
         await stage_event(
             session,
             tables.outbox,
             new_event(
-                type=INVESTIGATION_OPENED, source=SOURCE, factory=case.factory, subject=case.number,
-                data=opened.model_dump(mode="json"), traceparent=current_traceparent(),
+                type=INVESTIGATION_OPENED,
+                source=SOURCE,
+                factory=case.factory,
+                subject=case.number,
+                data=opened.model_dump(mode="json"),
+                traceparent=current_traceparent(),
             ),
         )
 

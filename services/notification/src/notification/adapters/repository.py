@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cqm_shared.contracts.envelope import CloudEvent
-
 from notification.adapters.orm import notifications
 from notification.domain.messages import Notice
 
@@ -22,10 +21,20 @@ async def record_in_app(session: AsyncSession, event: CloudEvent, notices: list[
     for n in notices:
         await session.execute(
             sa.insert(notifications).values(
-                id=str(uuid.uuid4()), number=event.subject or "", factory=event.factory,
-                event_id=str(event.id), event_type=event.type, recipient_role=n.recipient_role,
-                recipient=n.recipient, channel=IN_APP, urgent=n.urgent, subject=n.subject,
-                body=n.body, status="delivered", created_at=now, delivered_at=now,
+                id=str(uuid.uuid4()),
+                number=event.subject or "",
+                factory=event.factory,
+                event_id=str(event.id),
+                event_type=event.type,
+                recipient_role=n.recipient_role,
+                recipient=n.recipient,
+                channel=IN_APP,
+                urgent=n.urgent,
+                subject=n.subject,
+                body=n.body,
+                status="delivered",
+                created_at=now,
+                delivered_at=now,
             )
         )
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from cqm_shared.contracts.complaint import ComplaintRecord
 from cqm_shared.contracts.events import InvestigationOpened
-
 from notification.domain.policy import NotificationPolicy
 
 BATCH_RETURN = "complaint.batch_return"
@@ -43,14 +42,18 @@ def for_registered(complaint: ComplaintRecord, policy: NotificationPolicy) -> li
         f"Customer {complaint.customer.company} complains about {what}: {complaint.phenomenon}"
     )
     notices = _fan_out(
-        policy, "complaint.registered",
-        f"新客诉 {complaint.number} / New complaint {complaint.number}", body,
+        policy,
+        "complaint.registered",
+        f"新客诉 {complaint.number} / New complaint {complaint.number}",
+        body,
     )
     if complaint.batch_return:
         notices += _fan_out(
-            policy, BATCH_RETURN,
+            policy,
+            BATCH_RETURN,
             f"【紧急】批量退货 {complaint.number} / [URGENT] Batch return {complaint.number}",
-            body, urgent=True,
+            body,
+            urgent=True,
         )
     return notices
 
@@ -62,6 +65,8 @@ def for_opened(opened: InvestigationOpened, policy: NotificationPolicy) -> list[
     ]
     body = "调查已立案，期限如下 / Investigation opened, deadlines:\n" + "\n".join(lines)
     return _fan_out(
-        policy, "investigation.opened",
-        f"调查立案 {opened.number} / Investigation opened {opened.number}", body,
+        policy,
+        "investigation.opened",
+        f"调查立案 {opened.number} / Investigation opened {opened.number}",
+        body,
     )

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from cqm_shared.runtime import ServiceRuntime
-
 from notification.adapters import repository
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])

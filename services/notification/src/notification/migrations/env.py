@@ -1,5 +1,4 @@
 from cqm_shared.db import run_migrations_online
-
 from notification.adapters.orm import metadata
 
 run_migrations_online(metadata)

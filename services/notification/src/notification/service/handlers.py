@@ -11,7 +11,6 @@ from cqm_shared.contracts.envelope import CloudEvent
 from cqm_shared.contracts.events import InvestigationOpened, parse_payload
 from cqm_shared.db import utcnow
 from cqm_shared.policy import PolicyBook, UnknownFactory
-
 from notification.adapters import repository
 from notification.domain.messages import for_opened, for_registered
 from notification.domain.policy import NotificationPolicy

@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cqm_shared.contracts.events import ResponsibilityDetermined
-
 from penalty.adapters.orm import assessments
 from penalty.domain.model import Assessment, AssessmentStatus, LineItem
 
@@ -23,9 +22,7 @@ async def add(session: AsyncSession, a: Assessment) -> None:
             accident_class=a.determination.accident_class.value,
             loss_amount=a.determination.loss_amount,
             determination=a.determination.model_dump(mode="json"),
-            line_items=[
-                {"party": i.party, "rule_code": i.rule_code, "amount": str(i.amount)} for i in a.line_items
-            ],
+            line_items=[{"party": i.party, "rule_code": i.rule_code, "amount": str(i.amount)} for i in a.line_items],
             received_at=a.received_at,
         )
     )

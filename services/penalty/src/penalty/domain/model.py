@@ -44,9 +44,7 @@ class Assessment:
         return sum((i.amount for i in self.line_items), Decimal("0"))
 
 
-def open_assessment(
-    assessment_id: str, determination: ResponsibilityDetermined, *, now: datetime
-) -> Assessment:
+def open_assessment(assessment_id: str, determination: ResponsibilityDetermined, *, now: datetime) -> Assessment:
     return Assessment(
         id=assessment_id,
         number=determination.number,

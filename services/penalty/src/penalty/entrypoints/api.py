@@ -11,7 +11,6 @@ from pydantic import BaseModel
 
 from cqm_shared.contracts.events import ResponsibilityDetermined
 from cqm_shared.runtime import ServiceRuntime
-
 from penalty.adapters import repository
 
 router = APIRouter(prefix="/api/v1/assessments", tags=["assessments"])
@@ -43,8 +42,12 @@ async def list_assessments(
         found = await repository.for_complaint(session, complaint)
     return [
         AssessmentView(
-            id=a.id, number=a.number, factory=a.factory, status=a.status.value,
-            received_at=a.received_at, determination=a.determination,
+            id=a.id,
+            number=a.number,
+            factory=a.factory,
+            status=a.status.value,
+            received_at=a.received_at,
+            determination=a.determination,
             line_items=[LineItemView(party=i.party, rule_code=i.rule_code, amount=i.amount) for i in a.line_items],
             total=a.total,
         )

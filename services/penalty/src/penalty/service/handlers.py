@@ -7,7 +7,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cqm_shared.contracts.envelope import CloudEvent
 from cqm_shared.contracts.events import ResponsibilityDetermined, parse_payload
 from cqm_shared.db import utcnow
-
 from penalty.adapters import repository
 from penalty.domain.model import open_assessment
 
