@@ -121,3 +121,22 @@ async def drain_all(ns: BrokerNamespace, queue_name: str) -> list[Any]:
             await message.ack()
             got.append(message)
     return got
+
+
+def token(roles: str | list[str] = "admin", factories: str | list[str] = "*", subject: str = "tester") -> str:
+    """A bearer token the services started with default settings accept (development HS256)."""
+    from cqm_shared.security.tokens import mint_token
+
+    settings = ServiceSettings()
+    return mint_token(
+        secret=settings.jwt_secret.get_secret_value(),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        subject=subject,
+        roles=[roles] if isinstance(roles, str) else roles,
+        factories=[factories] if isinstance(factories, str) else factories,
+    )
+
+
+def auth(roles: str | list[str] = "admin", factories: str | list[str] = "*") -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(roles, factories)}"}

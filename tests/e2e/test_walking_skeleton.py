@@ -22,7 +22,7 @@ import pytest
 
 from cqm_shared.contracts.envelope import new_event
 from tests.conftest import POLICY_DIR, REPO, BrokerNamespace
-from tests.helpers import publish, wait_for
+from tests.helpers import auth, publish, wait_for
 
 SERVICES = ("intake", "investigation", "penalty", "notification")
 
@@ -131,7 +131,7 @@ COMPLAINT = {
 
 
 async def test_one_complaint_end_to_end(stack: Stack, broker_ns: BrokerNamespace) -> None:
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, headers=auth("admin", "*")) as client:
         created = await client.post(f"{stack.url('intake')}/api/v1/complaints", json=COMPLAINT)
         assert created.status_code == 201, created.text
         record = created.json()

@@ -12,7 +12,7 @@ import httpx
 from cqm_shared.contracts.complaint import ComplaintForm
 from intake.service.handlers import register_complaint
 from tests.conftest import BrokerNamespace
-from tests.helpers import running_service
+from tests.helpers import auth, running_service
 
 
 def form(factory: str = "F01", i: int = 0) -> dict[str, Any]:
@@ -28,7 +28,7 @@ def form(factory: str = "F01", i: int = 0) -> dict[str, Any]:
 async def test_50_concurrent_posts_get_50_consecutive_numbers(database_url: str, broker_ns: BrokerNamespace) -> None:
     async with running_service("intake", database_url, broker_ns) as app:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake", headers=auth()) as client:
             responses = await asyncio.gather(*(client.post("/api/v1/complaints", json=form(i=i)) for i in range(50)))
     assert [r.status_code for r in responses] == [201] * 50
     numbers = [r.json()["number"] for r in responses]
@@ -51,6 +51,7 @@ async def test_serials_restart_each_month_per_factory_under_concurrency(
                 policies,
                 ComplaintForm.model_validate(form(factory, i)),
                 source="/test",
+                actor="user:tester",
                 now=moment,
             )
             for i in range(10)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +29,17 @@ class ServiceSettings(BaseSettings):
     relay_poll_interval: float = Field(default=1.0, gt=0)
     relay_batch_size: int = Field(default=100, ge=1, le=5000)
     # Spans go to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, and to this JSON-lines file if given.
+    # Authentication: HS256 with JWT_SECRET in development; JWKS_URL (RS256/ES256) in production.
+    jwt_secret: SecretStr = SecretStr("dev-only-secret-change-me-in-production-0123456789")
+    jwt_issuer: str = "cqm-dev"
+    jwt_audience: str = "cqm"
+    jwks_url: str | None = None
+    api_keys_file: Path = Field(default_factory=lambda: Path.cwd() / "deploy" / "api_keys.yaml")
+    # Hostile input
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    rate_limit_burst: int = Field(default=100, ge=1)
+    cors_origins: list[str] = Field(default_factory=list)  # closed unless listed
     otel_exporter_otlp_endpoint: str | None = None
     traces_file: Path | None = None
 

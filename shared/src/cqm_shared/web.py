@@ -1,27 +1,80 @@
-"""The FastAPI application every service is built from: lifespan, health, metrics, docs."""
+"""The FastAPI application every service is built from: lifespan, access control, guards,
+health, metrics, audit and docs."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from faststream.specification import AsyncAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from pydantic import BaseModel
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
+from cqm_shared import audit
+from cqm_shared.guards import RequestGuard
+from cqm_shared.logs import install_pii_masking
 from cqm_shared.messaging.outbox import pending_count
-from cqm_shared.problems import install_problem_handlers
+from cqm_shared.problems import PROBLEM_JSON, install_problem_handlers
 from cqm_shared.runtime import ServiceRuntime
+from cqm_shared.security.access import AccessControl, PermissionMatrix, require
+from cqm_shared.security.api_keys import ApiKeyStore
+from cqm_shared.security.principal import Principal
+from cqm_shared.security.tokens import TokenVerifier
 from cqm_shared.telemetry import setup_tracing
 
 REQUESTS = Counter("cqm_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("cqm_http_request_seconds", "HTTP request latency", ["method", "route"])
 OUTBOX_PENDING = Gauge("cqm_outbox_pending", "Events staged but not yet confirmed by the broker")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[dict[str, str]] | None = None
+
+
+def _problem_doc(description: str) -> dict[str, Any]:
+    return {"description": description, "model": Problem, "content": {PROBLEM_JSON: {}}}
+
+
+# Answers every protected route may give; documented so clients (and schemathesis) expect them.
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem_doc("Bad request"),
+    401: _problem_doc("Missing, invalid or expired credentials"),
+    403: _problem_doc("The caller's roles do not allow this"),
+    404: _problem_doc("Not found, or in a factory the caller may not see"),
+    413: _problem_doc("Body too large"),
+    415: _problem_doc("Unsupported content type"),
+    422: _problem_doc("Invalid fields"),
+    429: _problem_doc("Rate limit exceeded (see Retry-After)"),
+}
+
+
+class AuditEntry(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    factory: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    reason: str
+    trace_id: str | None
 
 
 class _Metrics(BaseHTTPMiddleware):
@@ -35,15 +88,35 @@ class _Metrics(BaseHTTPMiddleware):
         return response
 
 
+def audit_router(table: sa.Table) -> APIRouter:
+    router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+    @router.get("", response_model=list[AuditEntry], summary="Audit trail of one complaint (记录)")
+    async def audit_trail(
+        request: Request,
+        principal: Annotated[Principal, Depends(require("audit:read"))],
+        complaint: Annotated[str, Query(min_length=1, max_length=64)],
+    ) -> list[AuditEntry]:
+        runtime: ServiceRuntime = request.app.state.runtime
+        async with runtime.sessions() as session:
+            rows = await audit.entries(session, table, complaint, principal.visible_factories())
+        return [AuditEntry.model_validate(r, from_attributes=True) for r in rows]
+
+    return router
+
+
 def create_app(
     runtime: ServiceRuntime,
     *,
     title: str,
     description: str,
     routers: Sequence[APIRouter],
+    matrix: PermissionMatrix,
+    audit_log: sa.Table,
     version: str = "0.1.0",
 ) -> FastAPI:
     settings = runtime.settings
+    install_pii_masking()
     provider = setup_tracing(
         runtime.service,
         otlp_endpoint=settings.otel_exporter_otlp_endpoint,
@@ -61,14 +134,37 @@ def create_app(
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.access = AccessControl(
+        TokenVerifier(
+            secret=None if settings.jwks_url else settings.jwt_secret.get_secret_value(),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            jwks_url=settings.jwks_url,
+        ),
+        ApiKeyStore(settings.api_keys_file),
+        matrix,
+    )
     install_problem_handlers(app)
     app.add_middleware(_Metrics)
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=settings.max_body_bytes,
+        rate_per_minute=settings.rate_limit_per_minute,
+        burst=settings.rate_limit_burst,
+    )
+    if settings.cors_origins:  # closed by default
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key"],
+        )
 
     @app.get("/health/live", tags=["operations"])
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/health/ready", tags=["operations"])
+    @app.get("/health/ready", tags=["operations"], responses={503: {"description": "not ready"}})
     async def ready() -> JSONResponse:
         checks = await runtime.readiness()
         ok = all(v == "ok" for v in checks.values())
@@ -86,8 +182,8 @@ def create_app(
     async def asyncapi() -> Any:
         return spec.to_specification().to_jsonable()
 
-    for router in routers:
-        app.include_router(router)
+    for router in [*routers, audit_router(audit_log)]:
+        app.include_router(router, responses=COMMON_RESPONSES)
 
     FastAPIInstrumentor.instrument_app(
         app,

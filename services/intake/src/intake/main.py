@@ -9,10 +9,11 @@ from cqm_shared.contracts.events import COMPLAINT_REGISTERED
 from cqm_shared.policy import PolicyBook
 from cqm_shared.runtime import ServiceRuntime
 from cqm_shared.web import create_app as create_service_app
-from intake.adapters.orm import tables
+from intake.adapters.orm import audit_log, tables
 from intake.config import IntakeSettings
 from intake.domain.policy import IntakePolicy
 from intake.entrypoints.api import router
+from intake.entrypoints.permissions import MATRIX
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -24,6 +25,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         title="Intake 受理",
         description="Registers customer complaints, numbers them and publishes complaint.registered.",
         routers=[router],
+        matrix=MATRIX,
+        audit_log=audit_log,
     )
     app.state.policies = policies
     return app

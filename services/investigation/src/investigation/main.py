@@ -9,10 +9,11 @@ from cqm_shared.messaging.consumer import Subscription
 from cqm_shared.policy import PolicyBook
 from cqm_shared.runtime import ServiceRuntime
 from cqm_shared.web import create_app as create_service_app
-from investigation.adapters.orm import tables
+from investigation.adapters.orm import audit_log, tables
 from investigation.config import InvestigationSettings
 from investigation.domain.policy import InvestigationPolicy
 from investigation.entrypoints.api import router
+from investigation.entrypoints.permissions import MATRIX
 from investigation.service.handlers import on_complaint_registered
 
 
@@ -35,6 +36,8 @@ def create_app(settings: InvestigationSettings | None = None) -> FastAPI:
         title="Investigation 调查",
         description="Investigation cases: triage, containment, root cause, responsibility, CAPA, reply.",
         routers=[router],
+        matrix=MATRIX,
+        audit_log=audit_log,
     )
     app.state.policies = policies
     return app

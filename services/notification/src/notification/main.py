@@ -9,10 +9,11 @@ from cqm_shared.messaging.consumer import Subscription
 from cqm_shared.policy import PolicyBook
 from cqm_shared.runtime import ServiceRuntime
 from cqm_shared.web import create_app as create_service_app
-from notification.adapters.orm import tables
+from notification.adapters.orm import audit_log, tables
 from notification.config import NotificationSettings
 from notification.domain.policy import NotificationPolicy
 from notification.entrypoints.api import router
+from notification.entrypoints.permissions import MATRIX
 from notification.service.handlers import on_complaint_registered, on_investigation_opened
 
 
@@ -37,6 +38,8 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         title="Notification 通知",
         description="Notifies everyone who must act, logs every delivery.",
         routers=[router],
+        matrix=MATRIX,
+        audit_log=audit_log,
     )
     app.state.policies = policies
     return app

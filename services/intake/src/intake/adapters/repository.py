@@ -63,6 +63,7 @@ async def get(session: AsyncSession, number: str) -> ComplaintRecord | None:
 async def search(
     session: AsyncSession,
     *,
+    factories: frozenset[str] | None,
     factory: str | None,
     status: str | None,
     registered_from: datetime | None,
@@ -73,6 +74,8 @@ async def search(
     """Newest first, keyset-paginated on (registered_at, number)."""
     c = complaints
     stmt = sa.select(c.c.record).order_by(c.c.registered_at.desc(), c.c.number.desc()).limit(limit)
+    if factories is not None:  # the caller's factories; None = head office
+        stmt = stmt.where(c.c.factory.in_(sorted(factories)))
     if factory:
         stmt = stmt.where(c.c.factory == factory)
     if status:

@@ -7,13 +7,15 @@ import binascii
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel
 
 from cqm_shared.contracts.complaint import ComplaintForm, ComplaintRecord, ComplaintStatus
 from cqm_shared.problems import problem
 from cqm_shared.runtime import ServiceRuntime
+from cqm_shared.security.access import require
+from cqm_shared.security.principal import Principal
 from intake.adapters import repository
 from intake.service.handlers import SOURCE, FactoryNotServed, register_complaint
 
@@ -34,13 +36,22 @@ def _runtime(request: Request) -> ServiceRuntime:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ComplaintRecord,
-    responses={422: {"description": "field errors (problem+json)"}},
     summary="Register a complaint (受理)",
 )
-async def create_complaint(form: ComplaintForm, request: Request, response: Response) -> ComplaintRecord | JSONResponse:
+async def create_complaint(
+    form: ComplaintForm,
+    request: Request,
+    response: Response,
+    principal: Annotated[Principal, Depends(require("complaints:create"))],
+) -> ComplaintRecord | JSONResponse:
+    if not principal.can_see(form.factory):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"you may not register complaints for {form.factory}")
     runtime = _runtime(request)
+    source = SOURCE if principal.kind == "user" else f"{SOURCE}/api-key/{principal.subject}"
     try:
-        record = await register_complaint(runtime.transaction, request.app.state.policies, form, source=SOURCE)
+        record = await register_complaint(
+            runtime.transaction, request.app.state.policies, form, source=source, actor=principal.actor
+        )
     except FactoryNotServed as exc:
         return problem(
             422,
@@ -53,10 +64,15 @@ async def create_complaint(form: ComplaintForm, request: Request, response: Resp
 
 
 @router.get("/{number}", response_model=ComplaintRecord, summary="Read one complaint")
-async def read_complaint(number: str, request: Request) -> ComplaintRecord:
+async def read_complaint(
+    number: Annotated[str, Path(max_length=32)],
+    request: Request,
+    principal: Annotated[Principal, Depends(require("complaints:read"))],
+) -> ComplaintRecord:
     async with _runtime(request).sessions() as session:
         record = await repository.get(session, number)
-    if record is None:
+    # Another factory's complaint is "not found": its existence is not disclosed either.
+    if record is None or not principal.can_see(record.factory):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"complaint {number} not found")
     return record
 
@@ -77,6 +93,7 @@ def _encode_cursor(record: ComplaintRecord) -> str:
 @router.get("", response_model=ComplaintPage, summary="Search complaints, newest first")
 async def search_complaints(
     request: Request,
+    principal: Annotated[Principal, Depends(require("complaints:read"))],
     factory: Annotated[str | None, Query(pattern=r"^[A-Z][A-Z0-9]{1,9}$")] = None,
     status_: Annotated[ComplaintStatus | None, Query(alias="status")] = None,
     from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
@@ -85,9 +102,13 @@ async def search_complaints(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ComplaintPage:
     after = _decode_cursor(cursor) if cursor else None
+    visible = principal.visible_factories()
+    if factory is not None and not principal.can_see(factory):
+        return ComplaintPage(items=[], next_cursor=None)
     async with _runtime(request).sessions() as session:
         items = await repository.search(
             session,
+            factories=visible,
             factory=factory,
             status=status_.value if status_ else None,
             registered_from=from_,

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cqm_shared import audit
 from cqm_shared.contracts.complaint import ComplaintForm, ComplaintRecord
 from cqm_shared.contracts.envelope import new_event
 from cqm_shared.contracts.events import COMPLAINT_REGISTERED
@@ -16,7 +17,7 @@ from cqm_shared.messaging.outbox import stage_event
 from cqm_shared.policy import PolicyBook, UnknownFactory
 from cqm_shared.telemetry import current_traceparent
 from intake.adapters import repository
-from intake.adapters.orm import tables
+from intake.adapters.orm import audit_log, tables
 from intake.domain.model import complaint_number, numbering_period, register
 from intake.domain.policy import IntakePolicy
 
@@ -34,6 +35,7 @@ async def register_complaint(
     form: ComplaintForm,
     *,
     source: str,
+    actor: str,
     now: datetime | None = None,
 ) -> ComplaintRecord:
     try:
@@ -47,6 +49,18 @@ async def register_complaint(
         number = complaint_number(form.factory, period, serial, policy)
         record = register(form, number=number, registered_at=registered_at)
         await repository.add(session, record, period=period, serial=serial, source=source)
+        await audit.record(
+            session,
+            audit_log,
+            actor=actor,
+            action="register",
+            entity="complaint",
+            entity_id=number,
+            factory=record.factory,
+            after=record.model_dump(mode="json"),
+            reason=f"received via {source}",
+            at=registered_at,
+        )
         await stage_event(
             session,
             tables.outbox,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from cqm_shared.audit import audit_table
 from cqm_shared.db import UTCDateTime, new_metadata
 from cqm_shared.messaging.tables import messaging_tables
 
@@ -36,3 +37,4 @@ case_history = sa.Table(
 )
 
 tables = messaging_tables(metadata)
+audit_log = audit_table(metadata)

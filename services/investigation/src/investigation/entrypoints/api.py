@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 from pydantic import BaseModel
 
 from cqm_shared.contracts.complaint import ComplaintRecord
 from cqm_shared.contracts.events import Deadline
 from cqm_shared.runtime import ServiceRuntime
+from cqm_shared.security.access import require
+from cqm_shared.security.principal import Principal
 from investigation.adapters import repository
 
 router = APIRouter(prefix="/api/v1/investigations", tags=["investigations"])
@@ -37,11 +40,15 @@ class InvestigationView(BaseModel):
 
 
 @router.get("/{number}", response_model=InvestigationView, summary="State, deadlines, parties, actions, history")
-async def read_investigation(number: str, request: Request) -> InvestigationView:
+async def read_investigation(
+    number: Annotated[str, Path(max_length=32)],
+    request: Request,
+    principal: Annotated[Principal, Depends(require("investigations:read"))],
+) -> InvestigationView:
     runtime: ServiceRuntime = request.app.state.runtime
     async with runtime.sessions() as session:
         case = await repository.get(session, number)
-    if case is None:
+    if case is None or not principal.can_see(case.factory):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"investigation {number} not found")
     return InvestigationView(
         number=case.number,

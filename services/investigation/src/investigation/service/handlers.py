@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cqm_shared import audit
 from cqm_shared.contracts.complaint import ComplaintRecord
 from cqm_shared.contracts.envelope import CloudEvent, new_event
 from cqm_shared.contracts.events import INVESTIGATION_OPENED, InvestigationOpened, parse_payload
@@ -12,11 +13,12 @@ from cqm_shared.messaging.outbox import stage_event
 from cqm_shared.policy import PolicyBook, UnknownFactory
 from cqm_shared.telemetry import current_traceparent
 from investigation.adapters import repository
-from investigation.adapters.orm import tables
+from investigation.adapters.orm import audit_log, tables
 from investigation.domain.model import open_case
 from investigation.domain.policy import InvestigationPolicy
 
 SOURCE = "/services/investigation"
+ACTOR = "system:investigation"
 
 
 class FactoryPolicyMissing(RuntimeError):
@@ -34,6 +36,18 @@ def on_complaint_registered(policies: PolicyBook[InvestigationPolicy]):  # type:
             raise FactoryPolicyMissing(f"no investigation policy for factory {complaint.factory}") from None
         case = open_case(complaint, policy, now=utcnow())
         await repository.add(session, case)
+        await audit.record(
+            session,
+            audit_log,
+            actor=ACTOR,
+            action="open",
+            entity="investigation",
+            entity_id=case.number,
+            factory=case.factory,
+            after={"state": case.state.value, "deadlines": [d.model_dump(mode="json") for d in case.deadlines]},
+            reason=f"{event.type} {event.id} from {event.source}",
+            at=case.opened_at,
+        )
         opened = InvestigationOpened(
             number=case.number,
             factory=case.factory,

@@ -39,8 +39,12 @@ async def record_in_app(session: AsyncSession, event: CloudEvent, notices: list[
         )
 
 
-async def for_complaint(session: AsyncSession, number: str, recipient: str | None) -> list[Any]:
+async def for_complaint(
+    session: AsyncSession, number: str, recipient: str | None, factories: frozenset[str] | None
+) -> list[Any]:
     stmt = sa.select(notifications).where(notifications.c.number == number)
+    if factories is not None:
+        stmt = stmt.where(notifications.c.factory.in_(sorted(factories)))
     if recipient:
         stmt = stmt.where(notifications.c.recipient == recipient)
     return list((await session.execute(stmt.order_by(notifications.c.created_at, notifications.c.id))).all())

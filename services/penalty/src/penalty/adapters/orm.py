@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from cqm_shared.audit import audit_table
 from cqm_shared.db import Money, UTCDateTime, new_metadata
 from cqm_shared.messaging.tables import messaging_tables
 
@@ -24,3 +25,4 @@ assessments = sa.Table(
 )
 
 tables = messaging_tables(metadata)
+audit_log = audit_table(metadata)

@@ -28,12 +28,11 @@ async def add(session: AsyncSession, a: Assessment) -> None:
     )
 
 
-async def for_complaint(session: AsyncSession, number: str) -> list[Assessment]:
-    rows = (
-        await session.execute(
-            sa.select(assessments).where(assessments.c.number == number).order_by(assessments.c.received_at)
-        )
-    ).all()
+async def for_complaint(session: AsyncSession, number: str, factories: frozenset[str] | None) -> list[Assessment]:
+    stmt = sa.select(assessments).where(assessments.c.number == number).order_by(assessments.c.received_at)
+    if factories is not None:
+        stmt = stmt.where(assessments.c.factory.in_(sorted(factories)))
+    rows = (await session.execute(stmt)).all()
     return [
         Assessment(
             id=r.id,

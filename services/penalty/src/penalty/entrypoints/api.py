@@ -6,11 +6,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from cqm_shared.contracts.events import ResponsibilityDetermined
 from cqm_shared.runtime import ServiceRuntime
+from cqm_shared.security.access import require
+from cqm_shared.security.principal import Principal
 from penalty.adapters import repository
 
 router = APIRouter(prefix="/api/v1/assessments", tags=["assessments"])
@@ -35,11 +37,13 @@ class AssessmentView(BaseModel):
 
 @router.get("", response_model=list[AssessmentView], summary="Assessments of one complaint")
 async def list_assessments(
-    request: Request, complaint: Annotated[str, Query(min_length=1, max_length=32)]
+    request: Request,
+    principal: Annotated[Principal, Depends(require("assessments:read"))],
+    complaint: Annotated[str, Query(min_length=1, max_length=32)],
 ) -> list[AssessmentView]:
     runtime: ServiceRuntime = request.app.state.runtime
     async with runtime.sessions() as session:
-        found = await repository.for_complaint(session, complaint)
+        found = await repository.for_complaint(session, complaint, principal.visible_factories())
     return [
         AssessmentView(
             id=a.id,

@@ -1,0 +1,22 @@
+"""Who may do what in intake (the one place it is decided; docs/permissions.md shows it)."""
+
+from cqm_shared.security.principal import Role as R
+
+READERS = frozenset(
+    {
+        R.CUSTOMER_SERVICE,
+        R.QUALITY_ENGINEER,
+        R.QUALITY_MANAGER,
+        R.DEPARTMENT_HEAD,
+        R.PRODUCTION_OPERATIONS,
+        R.AUDITOR,
+        R.ADMIN,
+        R.INTEGRATION,
+    }
+)  # HR and finance see penalties, not customers' contact data
+
+MATRIX = {
+    "complaints:create": frozenset({R.CUSTOMER_SERVICE, R.QUALITY_ENGINEER, R.QUALITY_MANAGER, R.ADMIN, R.INTEGRATION}),
+    "complaints:read": READERS,
+    "audit:read": frozenset({R.AUDITOR, R.QUALITY_MANAGER, R.ADMIN}),
+}

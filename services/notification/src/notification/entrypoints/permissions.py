@@ -1,0 +1,20 @@
+"""Who may do what in notification (the one place it is decided; docs/permissions.md shows it)."""
+
+from cqm_shared.security.principal import Role as R
+
+MATRIX = {
+    "notifications:read": frozenset(
+        {
+            R.CUSTOMER_SERVICE,
+            R.QUALITY_ENGINEER,
+            R.QUALITY_MANAGER,
+            R.DEPARTMENT_HEAD,
+            R.PRODUCTION_OPERATIONS,
+            R.HR,
+            R.FINANCE,
+            R.AUDITOR,
+            R.ADMIN,
+        }
+    ),
+    "audit:read": frozenset({R.AUDITOR, R.QUALITY_MANAGER, R.ADMIN}),
+}
