@@ -4,7 +4,7 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export UV_PYTHON := 3.11
 
-.PHONY: run test install lint typecheck unit integration e2e bench clean
+.PHONY: run test install lint typecheck unit integration e2e fuzz bench token apikey permissions clean
 
 $(UV):
 	@echo "installing uv $(UV_VERSION) into .tools/"
@@ -31,6 +31,25 @@ integration: install
 
 e2e: install
 	$(UV) run --frozen pytest tests/e2e
+
+## fuzz: schemathesis on every service, more examples and a random seed
+fuzz: install
+	FUZZ_EXAMPLES=200 FUZZ_SEED=random $(UV) run --frozen pytest tests/e2e/test_fuzz.py
+
+ROLE ?= quality_engineer
+FACTORIES ?= *
+## token: print a development bearer token, e.g. make token ROLE=auditor FACTORIES=F01,F02
+token: install
+	@$(UV) run --frozen python -m cqm_shared.security token --role "$(ROLE)" --factories "$(FACTORIES)"
+
+NAME ?= integration
+## apikey: create an integration API key (shown once), e.g. make apikey NAME=crm FACTORIES=F01
+apikey: install
+	@$(UV) run --frozen python -m cqm_shared.security apikey create --name "$(NAME)" --roles integration --factories "$(FACTORIES)"
+
+## permissions: regenerate docs/permissions.md from the services' permission matrices
+permissions: install
+	$(UV) run --frozen python -m tests.permissions_doc > docs/permissions.md
 
 lint: install
 	$(UV) run --frozen ruff check .

@@ -1,104 +1,18 @@
-"""One complaint end to end: the four services as separate processes (started by the same
-launcher as `make run`) on the real RabbitMQ, each with its own SQLite database."""
+"""One complaint end to end through the four services as separate processes."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from cqm_shared.contracts.envelope import new_event
-from tests.conftest import POLICY_DIR, REPO, BrokerNamespace
+from tests.conftest import BrokerNamespace
+from tests.e2e.conftest import SERVICES, Stack
 from tests.helpers import auth, publish, wait_for
-
-SERVICES = ("intake", "investigation", "penalty", "notification")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Stack:
-    def __init__(self, process: subprocess.Popen[str], ports: dict[str, int], traces: Path) -> None:
-        self.process = process
-        self.ports = ports
-        self.traces = traces
-        self.output: list[str] = []
-        self.up = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line)
-            if "All four services are up" in line:
-                self.up.set()
-
-    def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}"
-
-    def spans(self) -> list[dict[str, Any]]:
-        found = []
-        for service in SERVICES:
-            path = self.traces / f"{service}.jsonl"
-            if path.exists():
-                found += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        return found
-
-
-@pytest.fixture
-def stack(tmp_path: Path, broker_ns: BrokerNamespace) -> Iterator[Stack]:
-    ports = {s: free_port() for s in SERVICES}
-    env = {
-        **os.environ,
-        **broker_ns.env(),
-        "DATA_DIR": str(tmp_path / "data"),
-        "TRACES_DIR": str(tmp_path / "traces"),
-        "POLICY_DIR": str(POLICY_DIR),
-        "RELAY_POLL_INTERVAL": "0.2",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.update({f"{s.upper()}_PORT": str(p) for s, p in ports.items()})
-    for key in ("DATABASE_URL", "TRACES_FILE"):
-        env.pop(key, None)
-    process = subprocess.Popen(
-        [sys.executable, str(REPO / "deploy" / "run_local.py")],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=REPO,
-    )
-    running = Stack(process, ports, tmp_path / "traces")
-    try:
-        if not running.up.wait(timeout=120):
-            raise AssertionError("stack did not come up:\n" + "".join(running.output[-60:]))
-        yield running
-    finally:
-        process.send_signal(signal.SIGINT)  # what Ctrl-C does
-        try:
-            code = process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
-    assert code == 0, "".join(running.output[-40:])
-    assert sum("stopped cleanly" in line for line in running.output) == 4, "".join(running.output[-20:])
-
 
 COMPLAINT = {
     "factory": "F01",
@@ -224,6 +138,19 @@ async def test_one_complaint_end_to_end(stack: Stack, broker_ns: BrokerNamespace
         assert assessment["status"] == "awaiting_rules"
         assert Decimal(assessment["determination"]["loss_amount"]) == Decimal("12345.60")
         assert [p["share"] for p in assessment["determination"]["parties"]] == ["70", "30"]
+
+        # every state change left an audit row in the service that made it (who / when / what / why)
+        expected_actions = {
+            "intake": ["register"],
+            "investigation": ["open"],
+            "notification": ["notify", "notify"],
+            "penalty": ["open_assessment"],
+        }
+        for service, actions in expected_actions.items():
+            trail = (await client.get(f"{stack.url(service)}/api/v1/audit", params={"complaint": number})).json()
+            assert [entry["action"] for entry in trail] == actions, (service, trail)
+            assert all(entry["actor"] and entry["at"] and entry["after"] for entry in trail)
+        assert trail[0]["reason"].startswith("investigation.responsibility_determined")
 
         # 50 concurrent registrations in the same factory and month: 50 consecutive numbers
         answers = await asyncio.gather(

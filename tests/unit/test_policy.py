@@ -66,3 +66,10 @@ def test_missing_default_or_unknown_factory(tmp_path: Path) -> None:
         PolicyBook(tmp_path, "intake", IntakePolicy)
     with pytest.raises(UnknownFactory):
         PolicyBook(POLICY_DIR, "intake", IntakePolicy).for_factory("F77")
+
+
+def test_permissions_doc_matches_the_enforced_matrices() -> None:
+    from tests.conftest import REPO
+    from tests.permissions_doc import render
+
+    assert (REPO / "docs" / "permissions.md").read_text(encoding="utf-8") == render(), "run `make permissions`"

@@ -1,7 +1,7 @@
-"""Hostile input at the door: body size (413), content type (415), request rate (429).
+"""Hostile input at the door: content type (415) and request rate (429).
 
-A pure ASGI middleware, so a chunked upload is counted while it arrives and cut off at the
-limit instead of being buffered first.
+The body size limit (413) is FastAPI's own `max_body_size` (Starlette's body-limit
+middleware), which also cuts off chunked bodies while they arrive.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from fastapi import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cqm_shared.problems import problem
 
@@ -60,13 +59,11 @@ class RequestGuard:
         self,
         app: ASGIApp,
         *,
-        max_body_bytes: int,
         rate_per_minute: int,
         burst: int,
         body_types: Iterable[str] = ("application/json",),
     ) -> None:
         self.app = app
-        self.max_body = max_body_bytes
         self.buckets = TokenBuckets(rate_per_minute, burst)
         self.body_types = tuple(body_types)
 
@@ -83,11 +80,6 @@ class RequestGuard:
         if scope["method"] in WRITE_METHODS:
             headers = dict(scope.get("headers") or [])
             length = headers.get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.max_body):
-                await problem(413, "Content Too Large", f"The body exceeds {self.max_body} bytes.")(
-                    scope, receive, send
-                )
-                return
             media_type = headers.get(b"content-type", b"").split(b";")[0].strip().decode("latin-1").lower()
             has_body = length not in (None, b"0") or b"chunked" in headers.get(b"transfer-encoding", b"")
             if has_body and not media_type.endswith(self.body_types):
@@ -95,20 +87,4 @@ class RequestGuard:
                     scope, receive, send
                 )
                 return
-            receive = self._limited(receive)
         await self.app(scope, receive, send)
-
-    def _limited(self, receive: Receive) -> Receive:
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    # FastAPI re-raises HTTPException from body reading: answered as 413 problem.
-                    raise HTTPException(413, f"The body exceeds {self.max_body} bytes.")
-            return message
-
-        return limited

@@ -105,6 +105,29 @@ def audit_router(table: sa.Table) -> APIRouter:
     return router
 
 
+def publish_factories(app: FastAPI, factories: Sequence[str]) -> None:
+    """Document the factories this deployment serves as an enum wherever a `factory` is asked for."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for component in schema.get("components", {}).get("schemas", {}).values():
+                prop = component.get("properties", {}).get("factory")
+                if prop is not None and prop.get("type") == "string":
+                    prop["enum"] = list(factories)
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    for param in operation.get("parameters", []):
+                        if param.get("name") == "factory":
+                            target = param["schema"].get("anyOf", [param["schema"]])[0]
+                            target["enum"] = list(factories)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(
     runtime: ServiceRuntime,
     *,
@@ -132,7 +155,13 @@ def create_app(
             await runtime.stop()
             provider.shutdown()
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,  # 413, chunked bodies included
+    )
     app.state.runtime = runtime
     app.state.access = AccessControl(
         TokenVerifier(
@@ -148,7 +177,6 @@ def create_app(
     app.add_middleware(_Metrics)
     app.add_middleware(
         RequestGuard,
-        max_body_bytes=settings.max_body_bytes,
         rate_per_minute=settings.rate_limit_per_minute,
         burst=settings.rate_limit_burst,
     )

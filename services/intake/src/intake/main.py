@@ -9,6 +9,7 @@ from cqm_shared.contracts.events import COMPLAINT_REGISTERED
 from cqm_shared.policy import PolicyBook
 from cqm_shared.runtime import ServiceRuntime
 from cqm_shared.web import create_app as create_service_app
+from cqm_shared.web import publish_factories
 from intake.adapters.orm import audit_log, tables
 from intake.config import IntakeSettings
 from intake.domain.policy import IntakePolicy
@@ -29,4 +30,5 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         audit_log=audit_log,
     )
     app.state.policies = policies
+    publish_factories(app, policies.factories)
     return app

@@ -12,14 +12,35 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
 
 from cqm_shared.contracts.envelope import FACTORY_PATTERN
 
 # Clocks of callers drift; a received_at a few minutes ahead is not "in the future".
 CLOCK_SKEW = timedelta(minutes=5)
 
+
+def _text_or_value(value: object) -> object:
+    """Dates and times arrive as RFC 3339 text; refuse numbers (pydantic would read epochs)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("expected an RFC 3339 date or date-time string")
+    return value
+
+
 Text = Annotated[str, Field(min_length=1, max_length=200)]
+DateText = Annotated[date, BeforeValidator(_text_or_value)]
+DateTimeText = Annotated[AwareDatetime, BeforeValidator(_text_or_value)]
+Quantity = Annotated[StrictInt, Field(ge=0, le=10**9)]
 Phone = Annotated[str, Field(pattern=r"^\+?[0-9][0-9 ()\-]{5,24}$")]
 
 
@@ -65,6 +86,16 @@ class _Part(BaseModel):
 
 
 class Customer(_Part):
+    # The one-of rule in the JSON Schema too, so clients and fuzzers know it.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["phone"], "properties": {"phone": {"type": "string"}}},
+                {"required": ["email"], "properties": {"email": {"type": "string"}}},
+            ]
+        }
+    )
+
     company: Text
     contact_name: Text
     gender: Annotated[str, Field(max_length=20)] | None = None
@@ -80,6 +111,15 @@ class Customer(_Part):
 
 
 class Product(_Part):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["part_number"], "properties": {"part_number": {"type": "string"}}},
+                {"required": ["model"], "properties": {"model": {"type": "string"}}},
+            ]
+        }
+    )
+
     model: Text | None = None  # 型号
     specification: Annotated[str, Field(max_length=200)] | None = None  # 规格
     part_number: Text | None = None  # 料号
@@ -87,9 +127,9 @@ class Product(_Part):
     lot_numbers: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
         default_factory=list, max_length=500
     )  # 产品编号
-    ship_date: date | None = None  # 交运日期
-    quantity_shipped: Annotated[int, Field(ge=0, le=10**9)] | None = None
-    quantity_defective: Annotated[int, Field(ge=0, le=10**9)] | None = None  # 不良数量
+    ship_date: DateText | None = None  # 交运日期
+    quantity_shipped: Quantity | None = None
+    quantity_defective: Quantity | None = None  # 不良数量
 
     @model_validator(mode="after")
     def _plausible(self) -> Self:
@@ -114,7 +154,7 @@ class Product(_Part):
 
 class CustomerRequest(_Part):
     kind: RequestKind
-    deadline: date | None = None
+    deadline: DateText | None = None
     note: Annotated[str, Field(max_length=2000)] | None = None
 
 
@@ -128,14 +168,14 @@ class ComplaintFields(BaseModel):
 
     factory: Annotated[str, Field(pattern=FACTORY_PATTERN, description="factory code, e.g. F01 (工厂)")]
     channel: Channel
-    received_at: AwareDatetime | None = None
+    received_at: DateTimeText | None = None
     external_ref: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     customer: Customer
     product: Product
     phenomenon: Annotated[str, Field(min_length=1, max_length=4000)]  # 问题现象
     customer_request: CustomerRequest | None = None
     market: Market = Field(default_factory=Market)
-    batch_return: bool = False  # 批量退货
+    batch_return: StrictBool = False  # 批量退货
     first_owner: Annotated[str, Field(min_length=1, max_length=100)] | None = None  # 首问责任人
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, BeforeValidator
 
 from cqm_shared.contracts.complaint import ComplaintForm, ComplaintRecord, ComplaintStatus
 from cqm_shared.problems import problem
@@ -77,17 +76,32 @@ async def read_complaint(
     return record
 
 
+def _iso_text(value: object) -> object:
+    """Query times are RFC 3339 text; pydantic would also take a bare number as epoch seconds."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("expected an RFC 3339 date-time, e.g. 2026-11-01T00:00:00Z")
+    return value
+
+
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+
+# Keyset cursor "<registered_at in epoch microseconds>~<number>": every value the documented
+# pattern admits is a position, so a client can never send a schema-valid cursor we refuse.
+CURSOR_PATTERN = r"^[0-9]{1,16}~[A-Za-z0-9-]{1,32}$"
+
+
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        at, number = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(at), number
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "invalid cursor") from None
+    micros, number = cursor.split("~", 1)
+    return datetime.fromtimestamp(0, UTC) + timedelta(microseconds=int(micros)), number
 
 
 def _encode_cursor(record: ComplaintRecord) -> str:
-    raw = f"{record.registered_at.isoformat()}|{record.number}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
+    micros = (record.registered_at - datetime.fromtimestamp(0, UTC)) // timedelta(microseconds=1)
+    return f"{micros}~{record.number}"
 
 
 @router.get("", response_model=ComplaintPage, summary="Search complaints, newest first")
@@ -96,11 +110,15 @@ async def search_complaints(
     principal: Annotated[Principal, Depends(require("complaints:read"))],
     factory: Annotated[str | None, Query(pattern=r"^[A-Z][A-Z0-9]{1,9}$")] = None,
     status_: Annotated[ComplaintStatus | None, Query(alias="status")] = None,
-    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    to: Annotated[AwareDatetime | None, Query()] = None,
+    from_: Annotated[IsoDateTime | None, Query(alias="from")] = None,
+    to: Annotated[IsoDateTime | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
 ) -> ComplaintPage:
+    if factory is not None and factory not in request.app.state.policies.factories:
+        raise RequestValidationError(
+            [{"loc": ("query", "factory"), "msg": f"unknown factory {factory}", "type": "unknown_factory"}]
+        )
     after = _decode_cursor(cursor) if cursor else None
     visible = principal.visible_factories()
     if factory is not None and not principal.can_see(factory):
