@@ -92,3 +92,22 @@ async def test_failing_handler_is_retried_then_dead_lettered(sqlite_url: str, br
         assert consumed(queue, "retry") == 2
         assert dead.message_id == str(doomed.id)
         assert await count(app, cases) == 0
+
+
+async def test_a_factory_deployment_only_receives_its_own_factory(
+    sqlite_url: str, broker_ns: BrokerNamespace
+) -> None:
+    # CONTRACT.md: a deployment for one factory binds *.*.f01 (here: complaint.registered.f01)
+    queue = f"{broker_ns.queue_prefix}investigation.complaints"
+    async with running_service("investigation", sqlite_url, broker_ns, factory_scope="F01") as app:
+        theirs = registered(number="F02-2611-0009", factory="F02")
+        mine = registered(number="F01-2611-0009")
+        await publish(broker_ns, theirs.routing_key, theirs.to_json())
+        await publish(broker_ns, mine.routing_key, mine.to_json())
+
+        async def mine_opened() -> int:
+            return await count(app, cases, cases.c.number == "F01-2611-0009")
+
+        await wait_for(mine_opened)
+        assert await count(app, cases) == 1
+        assert consumed(queue, "processed") == 1  # the F02 event never reached this queue

@@ -158,3 +158,14 @@ def test_token_bucket_allows_burst_then_limits_then_refills() -> None:
     assert buckets.take("a", now=0.0) == pytest.approx(1.0)
     assert buckets.take("b", now=0.0) == 0.0  # per client
     assert buckets.take("a", now=1.0) == 0.0  # one token per second refilled
+
+
+def test_log_records_are_masked_whatever_the_handler(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from cqm_shared.logs import install_pii_masking
+
+    install_pii_masking()
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("cqm.test").info("contact %s at %s", "li.ming@example.com", "13912345678")
+    assert caplog.records[-1].getMessage() == "contact l***@example.com at ***78"
