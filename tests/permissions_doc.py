@@ -10,7 +10,11 @@ from penalty.entrypoints.permissions import MATRIX as PENALTY
 
 ROUTES = {
     "complaints:create": "POST /api/v1/complaints",
-    "complaints:read": "GET /api/v1/complaints, GET /api/v1/complaints/{number}",
+    "complaints:amend": "POST /api/v1/complaints/{number}/amendments",
+    "complaints:withdraw": "POST /api/v1/complaints/{number}/withdrawal",
+    "complaints:attach": "POST /api/v1/complaints/{number}/attachments",
+    "complaints:read": "GET /api/v1/complaints[/{number}[/history, /attachments…]], GET …/export.csv",
+    "stats:read": "GET /api/v1/stats/complaints",
     "investigations:read": "GET /api/v1/investigations/{number}",
     "assessments:read": "GET /api/v1/assessments",
     "notifications:read": "GET /api/v1/notifications",

@@ -94,9 +94,7 @@ async def test_failing_handler_is_retried_then_dead_lettered(sqlite_url: str, br
         assert await count(app, cases) == 0
 
 
-async def test_a_factory_deployment_only_receives_its_own_factory(
-    sqlite_url: str, broker_ns: BrokerNamespace
-) -> None:
+async def test_a_factory_deployment_only_receives_its_own_factory(sqlite_url: str, broker_ns: BrokerNamespace) -> None:
     # CONTRACT.md: a deployment for one factory binds *.*.f01 (here: complaint.registered.f01)
     queue = f"{broker_ns.queue_prefix}investigation.complaints"
     async with running_service("investigation", sqlite_url, broker_ns, factory_scope="F01") as app:

@@ -10,7 +10,7 @@ import pytest
 from intake.domain.model import complaint_number, numbering_period
 from intake.domain.policy import IntakePolicy
 
-POLICY = IntakePolicy(timezone="Asia/Shanghai", serial_digits=4)
+POLICY = IntakePolicy(timezone="Asia/Shanghai", serial_digits=4, duplicate_window_days=30)
 
 
 def test_number_reads_factory_year_month_serial() -> None:
@@ -38,4 +38,4 @@ def test_naive_time_and_zero_serial_refused() -> None:
 
 def test_unknown_time_zone_refused_on_load() -> None:
     with pytest.raises(ValueError, match="unknown time zone"):
-        IntakePolicy(timezone="Mars/Olympus", serial_digits=4)
+        IntakePolicy(timezone="Mars/Olympus", serial_digits=4, duplicate_window_days=30)

@@ -61,7 +61,7 @@ class RequestGuard:
         *,
         rate_per_minute: int,
         burst: int,
-        body_types: Iterable[str] = ("application/json",),
+        body_types: Iterable[str] = ("application/json", "multipart/form-data"),
     ) -> None:
         self.app = app
         self.buckets = TokenBuckets(rate_per_minute, burst)

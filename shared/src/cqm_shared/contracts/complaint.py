@@ -177,6 +177,8 @@ class ComplaintFields(BaseModel):
     market: Market = Field(default_factory=Market)
     batch_return: StrictBool = False  # 批量退货
     first_owner: Annotated[str, Field(min_length=1, max_length=100)] | None = None  # 首问责任人
+    product_line: Annotated[str, Field(max_length=100)] | None = None  # 产品线
+    current_state: Annotated[str, Field(max_length=2000)] | None = None  # 现状 (of the product at the customer)
 
 
 class ComplaintForm(ComplaintFields):
@@ -199,6 +201,16 @@ class ComplaintStatus(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+class Severity(StrEnum):
+    """Severity set at triage (seed 000 §4.1.1)."""
+
+    URGENT = "urgent"  # 紧急
+    CRITICAL = "critical"  # 特重大
+    MAJOR = "major"  # 重大
+    MODERATE = "moderate"  # 较大
+    MINOR = "minor"  # 一般
+
+
 class ComplaintRecord(ComplaintFields):
     """A registered complaint: the form plus its number (`complaint.registered` v1 data)."""
 
@@ -209,3 +221,8 @@ class ComplaintRecord(ComplaintFields):
     received_at: AwareDatetime
     registered_at: AwareDatetime
     defect_rate: Decimal | None = None
+    # A repeat of an earlier complaint (same customer, order and part within the window):
+    # linked to the first one and not counted again in statistics.
+    repeat_of: str | None = None
+    severity: Severity | None = None
+    withdrawn_reason: str | None = None

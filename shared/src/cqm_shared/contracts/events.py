@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Self, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from cqm_shared.contracts.complaint import ComplaintForm, ComplaintRecord
+from cqm_shared.contracts.complaint import ComplaintForm, ComplaintRecord, Severity
 from cqm_shared.contracts.envelope import CloudEvent, EventValidationError
 
 COMPLAINT_SUBMITTED = "complaint.submitted"
 COMPLAINT_REGISTERED = "complaint.registered"
 COMPLAINT_REJECTED = "complaint.rejected"
+COMPLAINT_AMENDED = "complaint.amended"
+COMPLAINT_WITHDRAWN = "complaint.withdrawn"
 INVESTIGATION_OPENED = "investigation.opened"
+INVESTIGATION_TRIAGED = "investigation.triaged"
 RESPONSIBILITY_DETERMINED = "investigation.responsibility_determined"
 
 
@@ -35,6 +38,58 @@ class ComplaintRejected(_Payload):
     original_event_id: str
     external_ref: str | None = None
     errors: list[FieldError]
+
+
+class FieldChange(_Payload):
+    field: str  # dotted path, e.g. product.quantity_defective
+    before: Any = None
+    after: Any = None
+
+
+class ComplaintAmended(_Payload):
+    """A correction (划改): the changes with their original values, and the record after it."""
+
+    number: str
+    factory: str
+    revision: int
+    amended_at: AwareDatetime
+    actor: str
+    reason: str
+    changes: list[FieldChange]
+    record: ComplaintRecord
+
+
+class ComplaintWithdrawn(_Payload):
+    number: str
+    factory: str
+    withdrawn_at: AwareDatetime
+    actor: str
+    reason: str
+
+
+class ComplaintCategory(StrEnum):
+    """Quality vs non-quality causes (seed 001)."""
+
+    QUALITY = "quality"
+    HUMAN_FACTORS = "human_factors"
+    PRICE = "price"
+    SERVICE = "service"
+    MAINTENANCE = "maintenance"
+    LEGAL = "legal"
+    HELP = "help"
+    CONSULTATION = "consultation"
+
+
+class InvestigationTriaged(_Payload):
+    """Triage (确认/分类, DOMAIN.md §3.1): validity, category, severity."""
+
+    number: str
+    factory: str
+    triaged_at: AwareDatetime
+    valid: bool
+    category: ComplaintCategory
+    severity: Severity
+    actor: str | None = None
 
 
 class Deadline(_Payload):
@@ -103,6 +158,9 @@ EVENT_PAYLOADS: dict[tuple[str, int], type[BaseModel]] = {
     (COMPLAINT_SUBMITTED, 1): ComplaintForm,
     (COMPLAINT_REGISTERED, 1): ComplaintRecord,
     (COMPLAINT_REJECTED, 1): ComplaintRejected,
+    (COMPLAINT_AMENDED, 1): ComplaintAmended,
+    (COMPLAINT_WITHDRAWN, 1): ComplaintWithdrawn,
+    (INVESTIGATION_TRIAGED, 1): InvestigationTriaged,
     (INVESTIGATION_OPENED, 1): InvestigationOpened,
     (RESPONSIBILITY_DETERMINED, 1): ResponsibilityDetermined,
 }

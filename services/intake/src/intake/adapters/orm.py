@@ -28,9 +28,66 @@ complaints = sa.Table(
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.Column("registered_at", UTCDateTime, nullable=False),
     sa.Column("record", sa.JSON, nullable=False),
+    # Search and duplicate detection (added in 0003)
+    sa.Column("customer_key", sa.String(200), nullable=False, server_default=""),
+    sa.Column("repeat_of", sa.String(32), nullable=True),
+    sa.Column("severity", sa.String(20), nullable=True),
+    sa.Column("search_text", sa.Text, nullable=False, server_default=""),
     sa.UniqueConstraint("factory", "period", "serial", name="uq_complaints_factory_period_serial"),
+    # A sender's own reference names one complaint per sender (CONTRACT.md, external_ref).
+    sa.UniqueConstraint("source", "external_ref", name="uq_complaints_source_external_ref"),
 )
 sa.Index("ix_complaints_factory_registered", complaints.c.factory, complaints.c.registered_at)
+sa.Index(
+    "ix_complaints_repeat_key",
+    complaints.c.factory,
+    complaints.c.customer_key,
+    complaints.c.order_number,
+    complaints.c.part_number,
+)
+
+# Corrections keep the original (划改, DOMAIN.md §7): one row per amendment, with the
+# values it replaced and the record as it was before.
+complaint_revisions = sa.Table(
+    "complaint_revisions",
+    metadata,
+    sa.Column("number", sa.String(32), sa.ForeignKey("complaints.number"), primary_key=True),
+    sa.Column("revision", sa.Integer, primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("changes", sa.JSON, nullable=False),
+    sa.Column("record_before", sa.JSON, nullable=False),
+)
+
+attachments = sa.Table(
+    "attachments",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("number", sa.String(32), sa.ForeignKey("complaints.number"), nullable=False, index=True),
+    sa.Column("filename", sa.String(255), nullable=False),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("storage_key", sa.String(300), nullable=False),
+    sa.Column("uploaded_at", UTCDateTime, nullable=False),
+    sa.Column("uploaded_by", sa.String(200), nullable=False),
+)
+
+# complaint.submitted events that were invalid: kept (nothing is lost) and answered with
+# complaint.rejected.
+rejected_submissions = sa.Table(
+    "rejected_submissions",
+    metadata,
+    sa.Column("event_id", sa.String(36), primary_key=True),
+    sa.Column("source", sa.String(300), nullable=False),
+    sa.Column("factory", sa.String(10), nullable=False),
+    sa.Column("external_ref", sa.String(200), nullable=True),
+    sa.Column("errors", sa.JSON, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+)
 
 # One row per factory and month; the row lock taken by the increment serialises numbering.
 number_sequences = sa.Table(

@@ -13,6 +13,8 @@ class IntakePolicy(BaseModel):
     # The complaint month of the number is the factory's local month (seed 002 (八)).
     timezone: str = Field(description="IANA zone of the factory, e.g. Asia/Shanghai")
     serial_digits: int = Field(ge=3, le=8)
+    # Same customer + order + part within this many days is a repeat (DOMAIN.md §2 intake checks).
+    duplicate_window_days: int = Field(ge=0, le=3650)
 
     @field_validator("timezone")
     @classmethod

@@ -15,8 +15,14 @@ READERS = frozenset(
     }
 )  # HR and finance see penalties, not customers' contact data
 
+WRITERS = frozenset({R.CUSTOMER_SERVICE, R.QUALITY_ENGINEER, R.QUALITY_MANAGER, R.ADMIN})
+
 MATRIX = {
-    "complaints:create": frozenset({R.CUSTOMER_SERVICE, R.QUALITY_ENGINEER, R.QUALITY_MANAGER, R.ADMIN, R.INTEGRATION}),
+    "complaints:create": WRITERS | {R.INTEGRATION},
+    "complaints:amend": WRITERS | {R.INTEGRATION},
+    "complaints:withdraw": WRITERS,
+    "complaints:attach": WRITERS | {R.INTEGRATION},
     "complaints:read": READERS,
+    "stats:read": READERS | {R.HR, R.FINANCE},
     "audit:read": frozenset({R.AUDITOR, R.QUALITY_MANAGER, R.ADMIN}),
 }
