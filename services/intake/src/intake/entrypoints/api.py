@@ -142,8 +142,6 @@ def _encode_cursor(record: ComplaintRecord) -> str:
 class SearchParams(BaseModel):
     """Filters shared by search, export and statistics."""
 
-    model_config = ConfigDict(extra="forbid")
-
     factory: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9]{1,9}$")
     status: ComplaintStatus | None = None
     customer: str | None = Field(default=None, min_length=1, max_length=200, description="part of the company name")
@@ -152,7 +150,7 @@ class SearchParams(BaseModel):
     q: str | None = Field(default=None, min_length=1, max_length=200, description="free text")
     from_: IsoDateTime | None = Field(default=None, alias="from")
     to: IsoDateTime | None = None
-    include_repeats: StrictBool = True
+    include_repeats: bool = True
 
 
 def _filter(request: Request, principal: Principal, params: SearchParams) -> repository.SearchFilter | None:
