@@ -84,11 +84,14 @@ class BrokerNamespace:
             names = [
                 f"{self.queue_prefix}{q}"
                 for q in (
+                    "intake.submissions",
+                    "intake.investigations",
                     "investigation.complaints",
                     "notification.complaints",
                     "notification.investigations",
                     "penalty.responsibility",
                     "probe",
+                    "probe.full",
                 )
             ]
             for name in names + [f"{n}.dlq" for n in names]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,3 +68,29 @@ async def test_serials_restart_each_month_per_factory_under_concurrency(
         for serial in range(1, 11)
     )
     assert numbers == expected
+
+
+async def test_200_concurrent_requests_across_two_factories_and_a_month_boundary(
+    database_url: str, broker_ns: BrokerNamespace
+) -> None:
+    # Requests arrive while the month turns (Shanghai time): the clock alternates 23:59:59 on
+    # 30 November and 00:00:00 on 1 December.
+    moments = itertools.cycle(
+        [datetime(2026, 11, 30, 15, 59, 59, tzinfo=UTC), datetime(2026, 11, 30, 16, 0, tzinfo=UTC)]
+    )
+    async with running_service("intake", database_url, broker_ns) as app:
+        app.state.clock = lambda: next(moments)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake", headers=auth()) as client:
+            answers = await asyncio.gather(
+                *(client.post("/api/v1/complaints", json=form(("F01", "F02")[i % 2], i)) for i in range(200))
+            )
+    assert {a.status_code for a in answers} == {201}
+    groups: dict[str, list[int]] = {}
+    for answer in answers:
+        prefix, serial = answer.json()["number"].rsplit("-", 1)
+        groups.setdefault(prefix, []).append(int(serial))
+    assert set(groups) == {"F01-2611", "F01-2612", "F02-2611", "F02-2612"}
+    for prefix, serials in groups.items():
+        assert sorted(serials) == list(range(1, len(serials) + 1)), prefix  # restarts at 1, no gap, no repeat
+    assert sum(len(s) for s in groups.values()) == 200

@@ -16,6 +16,7 @@ from cqm_shared.contracts.events import (
     ComplaintRejected,
     ComplaintWithdrawn,
 )
+from cqm_shared.db import utcnow
 from cqm_shared.messaging.consumer import Subscription
 from cqm_shared.policy import PolicyBook
 from cqm_shared.runtime import ServiceRuntime
@@ -69,6 +70,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     app.state.policies = policies
     app.state.settings = settings
+    app.state.clock = utcnow  # registration time; replaceable so tests can cross a month boundary
     app.state.attachments = build_store(settings)
     publish_factories(app, policies.factories)
     return app

@@ -8,6 +8,7 @@ import io
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Request, Response, UploadFile, status
 from fastapi.exceptions import RequestValidationError
@@ -96,7 +97,12 @@ async def create_complaint(
             try:
                 async with runtime.transaction() as session:
                     registration = await register_in(
-                        session, request.app.state.policies, form, source=source, actor=principal.actor
+                        session,
+                        request.app.state.policies,
+                        form,
+                        source=source,
+                        actor=principal.actor,
+                        now=request.app.state.clock(),
                     )
                 break
             except IntegrityError:
@@ -478,11 +484,17 @@ async def download_attachment(
         data,
         media_type=row.content_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{row.filename}"',
+            "Content-Disposition": _disposition(row.filename),
             "ETag": f'"{row.sha256}"',
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+def _disposition(filename: str) -> str:
+    """RFC 6266: an ASCII fallback plus the UTF-8 name (Chinese file names are common)."""
+    fallback = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 class ComplaintCounts(BaseModel):
