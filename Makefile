@@ -59,6 +59,7 @@ typecheck: install
 
 bench: install
 	$(UV) run --frozen python bench/relay_throughput.py
+	$(UV) run --frozen python bench/intake_load.py
 
 clean:
 	rm -rf .venv .tools data .pytest_cache .mypy_cache .ruff_cache

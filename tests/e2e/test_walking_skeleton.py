@@ -154,7 +154,10 @@ async def test_one_complaint_end_to_end(stack: Stack, broker_ns: BrokerNamespace
 
         # 50 concurrent registrations in the same factory and month: 50 consecutive numbers
         answers = await asyncio.gather(
-            *(client.post(f"{stack.url('intake')}/api/v1/complaints", json=COMPLAINT) for _ in range(50))
+            *(
+                client.post(f"{stack.url('intake')}/api/v1/complaints", json={**COMPLAINT, "external_ref": f"CRM-{i}"})
+                for i in range(50)
+            )
         )
         assert {a.status_code for a in answers} == {201}
         serials = sorted(int(a.json()["number"].rsplit("-", 1)[1]) for a in answers)

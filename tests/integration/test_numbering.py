@@ -73,12 +73,11 @@ async def test_serials_restart_each_month_per_factory_under_concurrency(
 async def test_200_concurrent_requests_across_two_factories_and_a_month_boundary(
     database_url: str, broker_ns: BrokerNamespace
 ) -> None:
-    # Requests arrive while the month turns (Shanghai time): the clock alternates 23:59:59 on
-    # 30 November and 00:00:00 on 1 December.
-    moments = itertools.cycle(
-        [datetime(2026, 11, 30, 15, 59, 59, tzinfo=UTC), datetime(2026, 11, 30, 16, 0, tzinfo=UTC)]
-    )
-    async with running_service("intake", database_url, broker_ns) as app:
+    # Requests arrive while the month turns (Shanghai time): the clock gives 23:59:59 on 30 November
+    # and 00:00:00 on 1 December in a cycle of three, so both factories get both months.
+    november, december = datetime(2026, 11, 30, 15, 59, 59, tzinfo=UTC), datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
+    moments = itertools.cycle([november, december, december])
+    async with running_service("intake", database_url, broker_ns, rate_limit_burst=1000) as app:
         app.state.clock = lambda: next(moments)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake", headers=auth()) as client:
