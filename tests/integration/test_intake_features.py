@@ -320,3 +320,16 @@ async def test_unknown_factory_is_a_field_error(intake: FastAPI) -> None:
 def test_json_bodies_round_trip() -> None:
     # guard against a test helper drifting from the contract's form
     assert ComplaintForm.model_validate(json.loads(json.dumps(form("F01"))))
+
+
+async def test_asyncapi_documents_what_other_systems_send_and_receive(intake: FastAPI) -> None:
+    async with client(intake) as c:
+        document = (await c.get("/asyncapi.json")).json()
+    channels = {c["address"]: name for name, c in document["channels"].items()}
+    assert "complaint.submitted.*" in channels and "complaint.rejected.{factory}" in channels
+    submitted = document["components"]["messages"][f"{channels['complaint.submitted.*']}:SubscribeMessage"]
+    assert submitted["payload"] == {"$ref": "#/components/schemas/ComplaintForm"}
+    assert submitted["contentType"] == "application/cloudevents+json"
+    form_schema = document["components"]["schemas"]["ComplaintForm"]
+    assert {"factory", "channel", "customer", "product", "phenomenon"} <= set(form_schema["required"])
+    assert "Customer" in document["components"]["schemas"]

@@ -54,6 +54,7 @@ class ServiceRuntime:
             poll_interval=settings.relay_poll_interval,
         )
         self._queues: list[tuple[Any, list[str]]] = []
+        self.consumed: dict[str, list[str]] = {}  # queue name -> event types (for the AsyncAPI document)
         self._subscribers: list[Any] = []
         for sub in subscriptions:
             self._subscribe(sub)
@@ -93,6 +94,7 @@ class ServiceRuntime:
         )
         subscriber(consumer.__call__)
         self._queues.append((queue, keys))
+        self.consumed[name] = list(sub.handlers)
         self._subscribers.append(subscriber)
 
     async def start(self) -> None:
