@@ -24,6 +24,7 @@ from cqm_shared.contracts.events import (
     ComplaintAmended,
     ComplaintRejected,
     ComplaintWithdrawn,
+    FieldChange,
     FieldError,
     InvestigationTriaged,
     parse_payload,
@@ -134,38 +135,61 @@ async def register_complaint(
         return (await register_in(session, policies, form, source=source, actor=actor, now=now)).record
 
 
+async def _keep_change(
+    session: AsyncSession,
+    before: ComplaintRecord,
+    after: ComplaintRecord,
+    *,
+    action: str,
+    reason: str,
+    actor: str,
+    changes: list[FieldChange],
+    at: datetime,
+) -> int:
+    """Store the new record, keeping the old one as a revision and in the audit trail (划改)."""
+    revision = await repository.add_revision(
+        session,
+        number=before.number,
+        at=at,
+        actor=actor,
+        action=action,
+        reason=reason,
+        changes=changes,
+        record_before=before,
+    )
+    await repository.save(session, after)
+    await audit.record(
+        session,
+        audit_log,
+        actor=actor,
+        action=action,
+        entity="complaint",
+        entity_id=before.number,
+        factory=after.factory,
+        before=before.model_dump(mode="json"),
+        after=after.model_dump(mode="json"),
+        reason=reason,
+        at=at,
+    )
+    return revision
+
+
+async def _locked(session: AsyncSession, number: str) -> ComplaintRecord:
+    record = await repository.get(session, number, for_update=True)
+    if record is None:
+        raise NotFound(number)
+    return record
+
+
 async def amend_complaint(
     uow: UnitOfWork, number: str, changes: dict[str, Any], *, reason: str, actor: str
 ) -> ComplaintAmended:
     async with uow() as session:
-        before = await repository.get(session, number, for_update=True)
-        if before is None:
-            raise NotFound(number)
+        before = await _locked(session, number)
         after, changed = amend(before, changes)
         now = utcnow()
-        revision = await repository.add_revision(
-            session,
-            number=number,
-            at=now,
-            actor=actor,
-            action="amend",
-            reason=reason,
-            changes=changed,
-            record_before=before,
-        )
-        await repository.save(session, after)
-        await audit.record(
-            session,
-            audit_log,
-            actor=actor,
-            action="amend",
-            entity="complaint",
-            entity_id=number,
-            factory=after.factory,
-            before=before.model_dump(mode="json"),
-            after=after.model_dump(mode="json"),
-            reason=reason,
-            at=now,
+        revision = await _keep_change(
+            session, before, after, action="amend", reason=reason, actor=actor, changes=changed, at=now
         )
         amended = ComplaintAmended(
             number=number,
@@ -183,35 +207,10 @@ async def amend_complaint(
 
 async def withdraw_complaint(uow: UnitOfWork, number: str, *, reason: str, actor: str) -> ComplaintRecord:
     async with uow() as session:
-        before = await repository.get(session, number, for_update=True)
-        if before is None:
-            raise NotFound(number)
+        before = await _locked(session, number)
         after = withdraw(before, reason)
         now = utcnow()
-        await repository.add_revision(
-            session,
-            number=number,
-            at=now,
-            actor=actor,
-            action="withdraw",
-            reason=reason,
-            changes=[],
-            record_before=before,
-        )
-        await repository.save(session, after)
-        await audit.record(
-            session,
-            audit_log,
-            actor=actor,
-            action="withdraw",
-            entity="complaint",
-            entity_id=number,
-            factory=after.factory,
-            before=before.model_dump(mode="json"),
-            after=after.model_dump(mode="json"),
-            reason=reason,
-            at=now,
-        )
+        await _keep_change(session, before, after, action="withdraw", reason=reason, actor=actor, changes=[], at=now)
         withdrawn = ComplaintWithdrawn(
             number=number, factory=after.factory, withdrawn_at=now, actor=actor, reason=reason
         )
