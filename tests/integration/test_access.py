@@ -110,6 +110,10 @@ async def test_a_factory_user_never_sees_another_factory(intake: FastAPI) -> Non
         listed = (await c.get("/api/v1/complaints")).json()["items"]
         assert [i["number"] for i in listed] == [mine]
         assert (await c.get("/api/v1/complaints", params={"factory": "F02"})).json()["items"] == []
+        stats = (await c.get("/api/v1/stats/complaints")).json()
+        assert stats["complaints"] == 1 and stats["by_month"] and sum(stats["by_month"].values()) == 1
+        export = (await c.get("/api/v1/complaints/export.csv")).text
+        assert mine in export and theirs not in export
         assert (await c.get("/api/v1/audit", params={"complaint": theirs})).status_code == 403  # QE: no audit
     async with client(intake, auth("auditor", "F01")) as c:
         assert (await c.get("/api/v1/audit", params={"complaint": theirs})).json() == []
