@@ -4,6 +4,10 @@ A row is marked published only after the broker confirmed it (basic.ack). A cras
 confirm and commit re-publishes the event later with the same id; consumers' inboxes absorb
 the duplicate. On PostgreSQL rows are claimed `FOR UPDATE SKIP LOCKED`, so several replicas
 may relay; on SQLite one relay per database file is assumed.
+
+Events nobody subscribes to are dropped by the exchange on purpose (publish/subscribe:
+`mandatory` is off); every subscription's queue is durable, so a consumer that is down
+still receives its events when it comes back.
 """
 
 from __future__ import annotations
@@ -121,36 +125,56 @@ class OutboxRelay:
             .limit(self._batch_size)
         )
         if self._lock_rows:
-            stmt = stmt.with_for_update(skip_locked=True)
-        async with self._sessions() as session, session.begin():
-            rows = [_Row(*r) for r in (await session.execute(stmt)).all()]
-            if not rows:
-                return 0
-            # Publish concurrently on the channel; each awaits its own confirm.
-            results = await asyncio.gather(*(self._publish(r) for r in rows), return_exceptions=True)
-            confirmed = [r.id for r, res in zip(rows, results, strict=True) if res is None]
-            failed = [(r, res) for r, res in zip(rows, results, strict=True) if res is not None]
-            if confirmed:
-                await session.execute(
-                    sa.update(o)
-                    .where(o.c.id.in_(confirmed))
-                    .values(published_at=utcnow(), attempts=o.c.attempts + 1, last_error=None)
-                )
-            for row, exc in failed:
-                if isinstance(exc, asyncio.CancelledError):
-                    raise exc
-                PUBLISH_FAILURES.labels(row.event_type).inc()
-                await session.execute(
-                    sa.update(o)
-                    .where(o.c.id == row.id)
-                    .values(attempts=o.c.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000])
-                )
+            # PostgreSQL: the claimed rows stay locked while they are published, so relays
+            # of several replicas never publish the same row at the same time.
+            async with self._sessions() as session, session.begin():
+                rows = [_Row(*r) for r in (await session.execute(stmt.with_for_update(skip_locked=True))).all()]
+                confirmed, failed = await self._publish_all(rows)
+                await self._record(session, confirmed, failed)
+        else:
+            # SQLite (one relay per file): never hold the database's single write lock across
+            # broker round trips; read, publish, then record in a second short transaction.
+            async with self._sessions() as session, session.begin():
+                rows = [_Row(*r) for r in (await session.execute(stmt)).all()]
+            confirmed, failed = await self._publish_all(rows)
+            async with self._sessions() as session, session.begin():
+                await self._record(session, confirmed, failed)
         for row in rows:
             if row.id in confirmed:
                 PUBLISHED.labels(row.event_type).inc()
         if failed:
             raise NotConfirmed(f"{len(failed)} of {len(rows)} events not confirmed: {failed[0][1]}")
         return len(confirmed)
+
+    async def _publish_all(self, rows: list[_Row]) -> tuple[list[str], list[tuple[_Row, BaseException]]]:
+        if not rows:
+            return [], []
+        # Publish concurrently on the channel; each awaits its own confirm.
+        results = await asyncio.gather(*(self._publish(r) for r in rows), return_exceptions=True)
+        for result in results:
+            if isinstance(result, asyncio.CancelledError):
+                raise result
+        confirmed = [r.id for r, res in zip(rows, results, strict=True) if res is None]
+        failed = [(r, res) for r, res in zip(rows, results, strict=True) if res is not None]
+        return confirmed, failed
+
+    async def _record(
+        self, session: AsyncSession, confirmed: list[str], failed: list[tuple[_Row, BaseException]]
+    ) -> None:
+        o = self._outbox
+        if confirmed:
+            await session.execute(
+                sa.update(o)
+                .where(o.c.id.in_(confirmed))
+                .values(published_at=utcnow(), attempts=o.c.attempts + 1, last_error=None)
+            )
+        for row, exc in failed:
+            PUBLISH_FAILURES.labels(row.event_type).inc()
+            await session.execute(
+                sa.update(o)
+                .where(o.c.id == row.id)
+                .values(attempts=o.c.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000])
+            )
 
     async def _publish(self, row: _Row) -> None:
         traceparent = json.loads(row.body).get("traceparent")
