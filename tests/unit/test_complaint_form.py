@@ -85,3 +85,11 @@ def test_received_at_must_be_aware_and_not_in_future() -> None:
 
 def test_factory_code_shape() -> None:
     assert any(e.startswith("factory") for e in errors_of(form(factory="f01")))
+
+
+@pytest.mark.parametrize("value", [1700000000, "1700000000", "1.7e9"])
+def test_times_as_numbers_are_refused_not_read_as_epochs(value: object) -> None:
+    # pydantic alone would take a number, or numeric text, as seconds since 1970
+    assert any(e.startswith("received_at") for e in errors_of(form(received_at=value)))
+    product = {"part_number": "P", "ship_date": value}
+    assert any(e.startswith("product.ship_date") for e in errors_of(form(product=product)))

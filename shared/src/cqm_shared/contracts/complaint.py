@@ -31,10 +31,18 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 
 def _text_or_value(value: object) -> object:
-    """Dates and times arrive as RFC 3339 text; refuse numbers (pydantic would read epochs)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        raise ValueError("expected an RFC 3339 date or date-time string")
-    return value
+    """Dates and times arrive as RFC 3339 text (JSON bodies and query strings alike).
+
+    Refuse numbers and numeric text: pydantic would read either as seconds since 1970.
+    """
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+    elif not isinstance(value, int | float) or isinstance(value, bool):
+        return value
+    raise ValueError("expected an RFC 3339 date or date-time string")
 
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]

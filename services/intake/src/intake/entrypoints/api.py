@@ -13,7 +13,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Request, Response, UploadFile, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy.exc import IntegrityError
 
 from cqm_shared.contracts.complaint import (
@@ -71,8 +71,12 @@ async def _visible(request: Request, principal: Principal, number: str) -> Compl
     async with _runtime(request).sessions() as session:
         record = await repository.get(session, number)
     if record is None or not principal.can_see(record.factory):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"complaint {number} not found")
+        raise _not_found(number)
     return record
+
+
+def _not_found(number: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"complaint {number} not found")
 
 
 @router.post(
@@ -117,19 +121,6 @@ async def create_complaint(
     return registration.record
 
 
-def _iso_text(value: object) -> object:
-    """Query times are RFC 3339 text; pydantic would also take a bare number as epoch seconds."""
-    if isinstance(value, str):
-        try:
-            float(value)
-        except ValueError:
-            return value
-        raise ValueError("expected an RFC 3339 date-time, e.g. 2026-11-01T00:00:00Z")
-    return value
-
-
-IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
-
 # Keyset cursor "<registered_at in epoch microseconds>~<number>": every value the documented
 # pattern admits is a position, so a client can never send a schema-valid cursor we refuse.
 CURSOR_PATTERN = r"^[0-9]{1,16}~[A-Za-z0-9-]{1,32}$"
@@ -154,8 +145,8 @@ class SearchParams(BaseModel):
     part: str | None = Field(default=None, min_length=1, max_length=200, description="part number (料号)")
     severity: Severity | None = None
     q: str | None = Field(default=None, min_length=1, max_length=200, description="free text")
-    from_: IsoDateTime | None = Field(default=None, alias="from")
-    to: IsoDateTime | None = None
+    from_: DateTimeText | None = Field(default=None, alias="from")
+    to: DateTimeText | None = None
     include_repeats: bool = True
 
 
@@ -342,10 +333,6 @@ class Withdrawal(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-async def _check_writable(request: Request, principal: Principal, number: str) -> None:
-    await _visible(request, principal, number)
-
-
 @router.post(
     "/{number}/amendments",
     response_model=ComplaintAmended,
@@ -358,12 +345,18 @@ async def amend(
     request: Request,
     principal: Annotated[Principal, Depends(require("complaints:amend"))],
 ) -> ComplaintAmended | JSONResponse:
-    await _check_writable(request, principal, number)
     changes = body.changes.model_dump(mode="json", exclude_unset=True)
     try:
         return await amend_complaint(
-            _runtime(request).transaction, number, changes, reason=body.reason, actor=principal.actor
+            _runtime(request).transaction,
+            number,
+            changes,
+            reason=body.reason,
+            actor=principal.actor,
+            visible=principal.can_see,
         )
+    except NotFound:
+        raise _not_found(number) from None
     except InvalidAmendment as exc:
         return problem(
             422,
@@ -387,11 +380,12 @@ async def withdraw(
     request: Request,
     principal: Annotated[Principal, Depends(require("complaints:withdraw"))],
 ) -> ComplaintRecord:
-    await _check_writable(request, principal, number)
     try:
         return await withdraw_complaint(
-            _runtime(request).transaction, number, reason=body.reason, actor=principal.actor
+            _runtime(request).transaction, number, reason=body.reason, actor=principal.actor, visible=principal.can_see
         )
+    except NotFound:
+        raise _not_found(number) from None
     except CorrectionRefused as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
 
@@ -424,7 +418,6 @@ async def upload_attachment(
     principal: Annotated[Principal, Depends(require("complaints:attach"))],
     file: Annotated[UploadFile, File(description="JPEG, PNG, GIF, WebP or PDF")],
 ) -> AttachmentView | JSONResponse:
-    await _check_writable(request, principal, number)
     limit = request.app.state.settings.attachment_max_bytes
     data = await file.read(limit + 1)
     try:
@@ -437,6 +430,7 @@ async def upload_attachment(
             declared_type=file.content_type,
             max_bytes=limit,
             actor=principal.actor,
+            visible=principal.can_see,
         )
     except AttachmentRefused as exc:
         return problem(
@@ -445,7 +439,7 @@ async def upload_attachment(
             str(exc),
         )
     except NotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"complaint {number} not found") from None
+        raise _not_found(number) from None
     return AttachmentView.model_validate(row)
 
 

@@ -174,18 +174,22 @@ async def _keep_change(
     return revision
 
 
-async def _locked(session: AsyncSession, number: str) -> ComplaintRecord:
+Visible = Callable[[str], bool]  # may the caller see this factory's complaints?
+
+
+async def _visible_locked(session: AsyncSession, number: str, visible: Visible) -> ComplaintRecord:
+    """The complaint, row-locked; another factory's complaint is "not found" (never disclosed)."""
     record = await repository.get(session, number, for_update=True)
-    if record is None:
+    if record is None or not visible(record.factory):
         raise NotFound(number)
     return record
 
 
 async def amend_complaint(
-    uow: UnitOfWork, number: str, changes: dict[str, Any], *, reason: str, actor: str
+    uow: UnitOfWork, number: str, changes: dict[str, Any], *, reason: str, actor: str, visible: Visible
 ) -> ComplaintAmended:
     async with uow() as session:
-        before = await _locked(session, number)
+        before = await _visible_locked(session, number, visible)
         after, changed = amend(before, changes)
         now = utcnow()
         revision = await _keep_change(
@@ -205,9 +209,11 @@ async def amend_complaint(
     return amended
 
 
-async def withdraw_complaint(uow: UnitOfWork, number: str, *, reason: str, actor: str) -> ComplaintRecord:
+async def withdraw_complaint(
+    uow: UnitOfWork, number: str, *, reason: str, actor: str, visible: Visible
+) -> ComplaintRecord:
     async with uow() as session:
-        before = await _locked(session, number)
+        before = await _visible_locked(session, number, visible)
         after = withdraw(before, reason)
         now = utcnow()
         await _keep_change(session, before, after, action="withdraw", reason=reason, actor=actor, changes=[], at=now)
@@ -228,6 +234,7 @@ async def attach(
     declared_type: str | None,
     max_bytes: int,
     actor: str,
+    visible: Visible,
 ) -> dict[str, Any]:
     if not data:
         raise AttachmentRefused(422, "the file is empty")
@@ -240,9 +247,7 @@ async def attach(
         raise AttachmentRefused(415, f"the content is {media_type}, not {declared_type}")
     attachment_id = str(uuid.uuid4())
     async with uow() as session:
-        record = await repository.get(session, number)
-        if record is None:
-            raise NotFound(number)
+        record = await _visible_locked(session, number, visible)
         key = f"{record.factory}/{number}/{attachment_id}"
         uploaded_at = utcnow()
         # Bytes first, row second: a crash between leaves an orphan file, never a row without bytes.
