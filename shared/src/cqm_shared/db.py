@@ -56,6 +56,14 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def ensure_sqlite_folder(url: str) -> None:
+    """SQLite creates the file but not its folder."""
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An engine with the settings this suite relies on.
 
@@ -63,9 +71,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     write lock instead of failing with "database is locked" when upgrading a read lock.
     """
     if is_sqlite(url):
-        database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        ensure_sqlite_folder(url)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -106,10 +112,7 @@ def alembic_config(migrations_dir: Path, url: str) -> Config:
 
 def upgrade(migrations_dir: Path, url: str) -> None:
     """`alembic upgrade head` for one service's database (creates the SQLite folder)."""
-    if is_sqlite(url):
-        database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    ensure_sqlite_folder(url)
     command.upgrade(alembic_config(migrations_dir, url), "head")
 
 

@@ -72,7 +72,6 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._tracer = tracer("cqm.relay")
-        self.last_error: str | None = None
 
     def start(self) -> None:
         if self._task is None:
@@ -101,12 +100,10 @@ class OutboxRelay:
             self._wakeup.clear()
             try:
                 sent = await self.publish_pending()
-                self.last_error = None
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # keep relaying; the rows stay pending
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("outbox relay pass failed: %s", self.last_error)
+                log.warning("outbox relay pass failed: %s: %s", type(exc).__name__, exc)
                 sent = 0
             if sent >= self._batch_size or self._stopping:
                 continue

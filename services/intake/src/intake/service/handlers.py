@@ -30,6 +30,7 @@ from cqm_shared.contracts.events import (
     parse_payload,
 )
 from cqm_shared.db import utcnow
+from cqm_shared.messaging.consumer import EventHandler
 from cqm_shared.messaging.outbox import stage_event
 from cqm_shared.policy import PolicyBook, UnknownFactory
 from cqm_shared.problems import field_errors
@@ -279,7 +280,7 @@ async def attach(
     return row
 
 
-def on_complaint_submitted(policies: PolicyBook[IntakePolicy]):  # type: ignore[no-untyped-def]
+def on_complaint_submitted(policies: PolicyBook[IntakePolicy]) -> EventHandler:
     """complaint.submitted from another system: register once, or answer complaint.rejected."""
 
     async def handle(session: AsyncSession, event: CloudEvent) -> None:

@@ -9,6 +9,7 @@ from cqm_shared.contracts.complaint import ComplaintRecord
 from cqm_shared.contracts.envelope import CloudEvent, new_event
 from cqm_shared.contracts.events import INVESTIGATION_OPENED, InvestigationOpened, parse_payload
 from cqm_shared.db import utcnow
+from cqm_shared.messaging.consumer import EventHandler
 from cqm_shared.messaging.outbox import stage_event
 from cqm_shared.policy import PolicyBook, UnknownFactory
 from cqm_shared.telemetry import current_traceparent
@@ -25,7 +26,7 @@ class FactoryPolicyMissing(RuntimeError):
     """An event for a factory this deployment has no policy for (retried, then dead-lettered)."""
 
 
-def on_complaint_registered(policies: PolicyBook[InvestigationPolicy]):  # type: ignore[no-untyped-def]
+def on_complaint_registered(policies: PolicyBook[InvestigationPolicy]) -> EventHandler:
     async def handle(session: AsyncSession, event: CloudEvent) -> None:
         complaint = parse_payload(event, ComplaintRecord)
         if await repository.exists(session, complaint.number):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cqm_shared import audit
@@ -11,13 +9,12 @@ from cqm_shared.contracts.complaint import ComplaintRecord
 from cqm_shared.contracts.envelope import CloudEvent
 from cqm_shared.contracts.events import InvestigationOpened, parse_payload
 from cqm_shared.db import utcnow
+from cqm_shared.messaging.consumer import EventHandler
 from cqm_shared.policy import PolicyBook, UnknownFactory
 from notification.adapters import repository
 from notification.adapters.orm import audit_log
 from notification.domain.messages import Notice, for_opened, for_registered
 from notification.domain.policy import NotificationPolicy
-
-Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
 
 class FactoryPolicyMissing(RuntimeError):
@@ -48,7 +45,7 @@ async def _deliver(session: AsyncSession, event: CloudEvent, notices: list[Notic
     )
 
 
-def on_complaint_registered(policies: PolicyBook[NotificationPolicy]) -> Handler:
+def on_complaint_registered(policies: PolicyBook[NotificationPolicy]) -> EventHandler:
     async def handle(session: AsyncSession, event: CloudEvent) -> None:
         complaint = parse_payload(event, ComplaintRecord)
         notices = for_registered(complaint, _policy(policies, complaint.factory))
@@ -57,7 +54,7 @@ def on_complaint_registered(policies: PolicyBook[NotificationPolicy]) -> Handler
     return handle
 
 
-def on_investigation_opened(policies: PolicyBook[NotificationPolicy]) -> Handler:
+def on_investigation_opened(policies: PolicyBook[NotificationPolicy]) -> EventHandler:
     async def handle(session: AsyncSession, event: CloudEvent) -> None:
         opened = parse_payload(event, InvestigationOpened)
         notices = for_opened(opened, _policy(policies, opened.factory))
