@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aio_pika
+import httpx
 from fastapi import FastAPI
 
 from cqm_shared.db import upgrade
@@ -140,3 +141,8 @@ def token(roles: str | list[str] = "admin", factories: str | list[str] = "*", su
 
 def auth(roles: str | list[str] = "admin", factories: str | list[str] = "*") -> dict[str, str]:
     return {"Authorization": f"Bearer {token(roles, factories)}"}
+
+
+def asgi_client(app: FastAPI, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    """An HTTP client that calls the in-process app (its lifespan already running)."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service", headers=headers)

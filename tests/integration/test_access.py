@@ -8,7 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -22,12 +21,10 @@ from investigation.entrypoints.permissions import MATRIX as INVESTIGATION
 from notification.entrypoints.permissions import MATRIX as NOTIFICATION
 from penalty.entrypoints.permissions import MATRIX as PENALTY
 from tests.conftest import BrokerNamespace
-from tests.helpers import auth, running_service, token
+from tests.helpers import asgi_client, auth, running_service, token
 from tests.integration.test_numbering import form
 
-
-def client(app: FastAPI, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc", headers=headers)
+client = asgi_client
 
 
 @pytest.fixture
@@ -165,7 +162,7 @@ async def test_api_keys_work_until_revoked(intake: FastAPI, tmp_path: Path) -> N
 
 async def test_hostile_input_gets_clear_4xx(sqlite_url: str, broker_ns: BrokerNamespace) -> None:
     async with running_service(
-        "intake", sqlite_url, broker_ns, max_body_bytes=4096, rate_limit_per_minute=60, rate_limit_burst=12
+        "intake", sqlite_url, broker_ns, max_body_bytes=4096, rate_limit_per_minute=1, rate_limit_burst=12
     ) as app:
         async with client(app, auth("customer_service", "F01")) as c:
             huge = {**form("F01"), "phenomenon": "x" * 5000}
@@ -214,3 +211,15 @@ async def test_audit_rows_cannot_be_altered(database_url: str, broker_ns: Broker
             [entry] = (await c.get("/api/v1/audit", params={"complaint": number})).json()
         assert entry["actor"] == "user:tester" and entry["after"]["number"] == number
         assert entry["before"] is None and entry["trace_id"]
+
+
+async def test_readiness_reports_what_is_not_ready(intake: FastAPI) -> None:
+    async with client(intake) as c:
+        ready = await c.get("/health/ready")
+        assert ready.status_code == 200
+        assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "subscribers": "ok", "outbox_relay": "ok"}
+        await intake.state.runtime.relay.stop()
+        stalled = await c.get("/health/ready")
+    assert stalled.status_code == 503
+    assert stalled.json()["checks"]["outbox_relay"].startswith("error")
+    assert stalled.json()["checks"]["database"] == "ok"

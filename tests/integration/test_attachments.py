@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from intake.adapters.storage import LocalFolderStore, S3Store
 from tests.conftest import BrokerNamespace
-from tests.helpers import auth, running_service
+from tests.helpers import asgi_client, auth, running_service
 from tests.integration.test_numbering import form
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
@@ -22,9 +22,7 @@ PDF = b"%PDF-1.7\n" + b"1 0 obj << >> endobj\n" * 50 + b"%%EOF\n"
 
 
 def client(app: FastAPI, roles: str = "quality_engineer", factories: str = "F01") -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://intake", headers=auth(roles, factories)
-    )
+    return asgi_client(app, auth(roles, factories))
 
 
 @pytest.fixture

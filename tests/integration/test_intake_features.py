@@ -22,14 +22,12 @@ from cqm_shared.contracts.envelope import CloudEvent, new_event
 from intake.adapters.orm import complaints, rejected_submissions
 from intake.service.handlers import register_complaint
 from tests.conftest import BrokerNamespace
-from tests.helpers import auth, drain, publish, running_service, wait_for
+from tests.helpers import asgi_client, auth, drain, publish, running_service, wait_for
 from tests.integration.test_numbering import form
 
 
 def client(app: FastAPI, roles: str = "customer_service", factories: str = "*") -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://intake", headers=auth(roles, factories)
-    )
+    return asgi_client(app, auth(roles, factories))
 
 
 async def bind_probe(ns: BrokerNamespace, *keys: str) -> str:

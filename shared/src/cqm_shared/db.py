@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +143,9 @@ def run_migrations_online(target_metadata: MetaData) -> None:
     asyncio.run(run_async())
 
 
+CENT = Decimal("0.01")
+
+
 class Money(TypeDecorator[Decimal]):
     """CNY amounts as exact decimals: NUMERIC(14,2) on PostgreSQL, text on SQLite (no float)."""
 
@@ -159,8 +162,8 @@ class Money(TypeDecorator[Decimal]):
             return None
         if not isinstance(value, Decimal):
             raise TypeError("money must be a Decimal")
-        quantized = value.quantize(Decimal("0.01"))
+        quantized = value.quantize(CENT, rounding=ROUND_HALF_UP)  # 四舍五入, as finance rounds
         return str(quantized) if dialect.name == "sqlite" else quantized
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
+        return None if value is None else Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
