@@ -223,3 +223,12 @@ async def test_readiness_reports_what_is_not_ready(intake: FastAPI) -> None:
     assert stalled.status_code == 503
     assert stalled.json()["checks"]["outbox_relay"].startswith("error")
     assert stalled.json()["checks"]["database"] == "ok"
+
+
+async def test_metrics_count_requests_by_route_template(intake: FastAPI) -> None:
+    async with client(intake, auth("auditor", "F01")) as c:
+        await c.get("/api/v1/complaints/F01-2611-0999")
+        text = (await c.get("/metrics")).text
+    # the template, not the number: one series per route, however many complaints
+    assert 'cqm_http_requests_total{method="GET",route="/api/v1/complaints/{number}",status="404"}' in text
+    assert "F01-2611-0999" not in text
