@@ -24,6 +24,7 @@ import asyncpg
 from cqm_shared.contracts.envelope import new_event
 from cqm_shared.db import upgrade
 from cqm_shared.messaging.outbox import stage_event
+from cqm_shared.clock import SystemClock
 from cqm_shared.runtime import ServiceRuntime
 from intake.adapters.orm import tables
 from intake.config import IntakeSettings
@@ -66,13 +67,13 @@ async def relay_rate(database_url: str, exchange_name: str, n: int, batch: int) 
         policy_dir=REPO / "deploy/policies",
         relay_batch_size=batch,
     )
-    runtime = ServiceRuntime(settings, tables=tables)
+    runtime = ServiceRuntime(settings, tables=tables, clock=SystemClock())
     await runtime.broker.connect()
     await runtime.broker.declare_exchange(runtime.topology.exchange)
     async with runtime.sessions() as session, session.begin():
         for i in range(n):
             event = new_event(type="complaint.registered", source="/bench", factory="F01", data={"i": i})
-            await stage_event(session, tables.outbox, event)
+            await stage_event(session, tables.outbox, event, event.time)
     started = time.perf_counter()
     sent = 0
     while sent < n:

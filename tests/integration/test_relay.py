@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import aio_pika
 import pytest
 import sqlalchemy as sa
@@ -9,7 +11,6 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
 from cqm_shared.contracts.envelope import CloudEvent
-from cqm_shared.messaging import relay as relay_module
 from cqm_shared.messaging.outbox import stage_event
 from cqm_shared.messaging.relay import NotConfirmed
 from investigation.adapters.orm import cases
@@ -37,7 +38,7 @@ async def delete_queue(ns: BrokerNamespace, name: str) -> None:
 async def stage(app: FastAPI, event: CloudEvent) -> None:
     runtime = app.state.runtime
     async with runtime.sessions() as session, session.begin():
-        await stage_event(session, runtime.tables.outbox, event)
+        await stage_event(session, runtime.tables.outbox, event, runtime.clock.now())
 
 
 async def row(app: FastAPI, event: CloudEvent) -> sa.Row[tuple[object, ...]]:
@@ -108,11 +109,12 @@ async def test_relay_dying_before_it_records_the_confirm_republishes_and_the_con
         event = registered(number="F01-2611-0777")
         await stage(intake, event)
 
-        def killed() -> None:
-            raise SystemExit("relay process killed after publishing, before recording the confirm")
+        class KilledClock:
+            def now(self) -> datetime:
+                raise SystemExit("relay process killed after publishing, before recording the confirm")
 
         # The only clock read of a pass is when confirmed rows are marked: die exactly there.
-        monkeypatch.setattr(relay_module, "utcnow", killed)
+        monkeypatch.setattr(relay, "_clock", KilledClock())
         with pytest.raises(SystemExit):
             await relay.publish_pending()
         monkeypatch.undo()

@@ -77,7 +77,7 @@ def drop_audit_table(op: Any) -> None:
         op.drop_table(TABLE)
 
 
-def _trace_id() -> str | None:
+def current_trace_id() -> str | None:
     context = trace.get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else None
 
@@ -107,7 +107,7 @@ async def record(
             before=before,
             after=after,
             reason=reason,
-            trace_id=_trace_id(),
+            trace_id=current_trace_id(),
         )
     )
 

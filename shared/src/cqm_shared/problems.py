@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from cqm_shared.domain import DomainError, InvalidTransition, NotFound, StaleVersion
+
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -59,6 +61,30 @@ def install_problem_handlers(app: FastAPI) -> None:
             # Starlette names only the first route matching the path; list every method it has.
             response.headers["Allow"] = ", ".join(_allowed_methods(app, request))
         return response
+
+    @app.exception_handler(InvalidTransition)
+    async def _refused(_: Request, exc: InvalidTransition) -> JSONResponse:
+        return problem(
+            409,
+            "Conflict",
+            str(exc),
+            entity=exc.entity,
+            state=exc.state,
+            action=exc.action,
+            reason=exc.reason,
+        )
+
+    @app.exception_handler(StaleVersion)
+    async def _stale(_: Request, exc: StaleVersion) -> JSONResponse:
+        return problem(409, "Conflict", str(exc), entity=exc.entity, expected_version=exc.expected, version=exc.actual)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return problem(404, "Not Found", str(exc))
+
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return problem(409, "Conflict", str(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

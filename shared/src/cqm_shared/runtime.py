@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any
 
 from faststream import AckPolicy
 from faststream.rabbit import RabbitBroker
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from cqm_shared.clock import Clock
 from cqm_shared.db import create_engine, is_sqlite, ping, session_factory
-from cqm_shared.messaging.consumer import EventConsumer, Subscription
+from cqm_shared.messaging.consumer import EventConsumer, Subscription, UnitOfWorkFactory
 from cqm_shared.messaging.relay import OutboxRelay
 from cqm_shared.messaging.tables import MessagingTables
 from cqm_shared.messaging.topology import Topology, routing_keys
@@ -28,10 +27,11 @@ class ServiceRuntime:
         settings: ServiceSettings,
         *,
         tables: MessagingTables,
-        subscriptions: Sequence[Subscription] = (),
+        clock: Clock,
         publishes: dict[str, type[BaseModel]] | None = None,
     ) -> None:
         self.settings = settings
+        self.clock = clock
         self.service = settings.service_name
         self.tables = tables
         url = settings.resolved_database_url()
@@ -50,14 +50,13 @@ class ServiceRuntime:
             broker=self.broker,
             exchange=self.topology.exchange,
             lock_rows=not is_sqlite(url),
+            clock=clock,
             batch_size=settings.relay_batch_size,
             poll_interval=settings.relay_poll_interval,
         )
         self._queues: list[tuple[Any, list[str]]] = []
         self.consumed: dict[str, list[str]] = {}  # queue name -> event types (for the AsyncAPI document)
         self._subscribers: list[Any] = []
-        for sub in subscriptions:
-            self._subscribe(sub)
         for event_type, model in (publishes or {}).items():
             # Documentation only (AsyncAPI): the relay publishes rows, not through these.
             self.broker.publisher(
@@ -70,7 +69,12 @@ class ServiceRuntime:
             )
         self.started = False
 
-    def _subscribe(self, sub: Subscription) -> None:
+    def subscribe(self, subscriptions: Sequence[Subscription], units_of_work: UnitOfWorkFactory) -> None:
+        """Consume each subscription's queue; handlers run on units of work from `units_of_work`."""
+        for sub in subscriptions:
+            self._subscribe(sub, units_of_work)
+
+    def _subscribe(self, sub: Subscription, units_of_work: UnitOfWorkFactory) -> None:
         name = self.topology.queue_name(self.service, sub.purpose)
         keys = routing_keys(list(sub.handlers), self.settings.factories_in_scope())
         queue = self.topology.queue(name, keys[0])
@@ -78,11 +82,12 @@ class ServiceRuntime:
             queue_name=name,
             consumer_id=f"{self.service}.{sub.purpose}",
             handlers=sub.handlers,
+            units_of_work=units_of_work,
             sessions=self.sessions,
             inbox=self.tables.inbox,
             broker=self.broker,
             topology=self.topology,
-            after_commit=self.relay.wake,
+            clock=self.clock,
             retry_backoff=self.settings.retry_backoff_seconds,
         )
         subscriber = self.broker.subscriber(
@@ -136,10 +141,3 @@ class ServiceRuntime:
         checks["subscribers"] = "ok" if not idle else f"error: not consuming {', '.join(idle)}"
         checks["outbox_relay"] = "ok" if self.relay.running else "error: stopped"
         return checks
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A unit of work: commits on success (then wakes the relay), rolls back on error."""
-        async with self.sessions() as session, session.begin():
-            yield session
-        self.relay.wake()

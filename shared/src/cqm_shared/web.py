@@ -3,6 +3,7 @@ health, metrics, audit and docs."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -10,7 +11,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from faststream.specification import AsyncAPI
@@ -266,3 +268,22 @@ def create_app(
         exclude_spans=["receive", "send"],
     )
     return app
+
+
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
+
+
+def expected_version(if_match: Annotated[str | None, Header(description='the version read, as ETag: "3"')] = None) -> int | None:
+    """`If-Match: "<version>"`: the change applies only to the version the caller read (else 409)."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    found = _ETAG.match(if_match)
+    if found is None:
+        raise RequestValidationError(
+            [{"loc": ("header", "If-Match"), "msg": 'expected a version as "<number>"', "type": "value_error"}]
+        )
+    return int(found.group(1))
+
+
+def version_etag(version: int) -> str:
+    return f'"{version}"'

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,6 +70,31 @@ class CloudEvent(BaseModel):
         except ValidationError as exc:
             raise EventValidationError(_describe(exc)) from exc
 
+    @classmethod
+    def from_amqp(cls, body: bytes, headers: Mapping[str, Any] | None, content_type: str | None) -> CloudEvent:
+        """Either content mode of the CloudEvents AMQP binding.
+
+        Structured: the body is the whole event (`application/cloudevents+json`, or JSON with
+        a `specversion`). Binary: the attributes are application properties prefixed
+        `cloudEvents:` (the binding), `cloudEvents_` (its JMS-safe form) or `ce-`/`ce_`, and
+        the body is `data` as JSON.
+        """
+        attributes = _binary_attributes(headers or {})
+        if not attributes or (content_type or "").startswith(CONTENT_TYPE):
+            return cls.from_json(body)
+        media = (content_type or attributes.get("datacontenttype") or "application/json").split(";")[0].strip()
+        if media != "application/json" and not media.endswith("+json"):
+            raise EventValidationError(f"binary-mode data must be JSON, got content type {media}")
+        try:
+            data = json.loads(body or b"null")
+        except ValueError as exc:
+            raise EventValidationError(f"binary-mode data is not JSON: {exc}") from exc
+        attributes["datacontenttype"] = media
+        try:
+            return cls.model_validate({**attributes, "data": data})
+        except ValidationError as exc:
+            raise EventValidationError(_describe(exc)) from exc
+
 
 def new_event(
     *,
@@ -91,6 +118,20 @@ def new_event(
         traceparent=traceparent,
         data=data,
     )
+
+
+_BINARY_PREFIXES = ("cloudEvents:", "cloudEvents_", "ce-", "ce_")
+
+
+def _binary_attributes(headers: Mapping[str, Any]) -> dict[str, Any]:
+    attributes: dict[str, Any] = {}
+    for key, value in headers.items():
+        for prefix in _BINARY_PREFIXES:
+            if key.startswith(prefix):
+                name = key[len(prefix) :].lower()
+                attributes[name] = value.decode(errors="replace") if isinstance(value, bytes) else value
+                break
+    return attributes
 
 
 def _describe(exc: ValidationError) -> str:

@@ -1,9 +1,13 @@
-"""Idempotent, bounded-retry consumer for one subscription queue.
+"""Thin, idempotent, bounded-retry consumer for one subscription queue.
 
-For each delivery: parse the CloudEvent (a malformed message goes straight to the DLQ with
-the reason), claim its id in the inbox and run the handler in ONE transaction (events the
-handler stages in the outbox commit with it), then ack. A handler error is retried with
-backoff up to `max_delivery_attempts`, then the message is dead-lettered with the error.
+For each delivery the envelope is read (either AMQP content mode), its (type, dataversion)
+looked up in the contract registry and its `data` validated into the typed payload before
+any handler runs; handlers get a `Message[T]`, never a CloudEvent. What cannot be read, an
+unknown type or an unsupported `dataversion`, goes straight to `<queue>.dlq` with the reason.
+
+A handler runs a use case on a unit of work that carries the message's inbox entry: the
+inbox row commits with the handler's changes, so the same event id twice changes state once.
+A handler error is retried with backoff up to `max_delivery_attempts`, then dead-lettered.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from aio_pika import IncomingMessage
@@ -22,21 +26,66 @@ from faststream.rabbit.annotations import RabbitMessage
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 from prometheus_client import Counter
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cqm_shared.clock import Clock
 from cqm_shared.contracts.envelope import CONTENT_TYPE, CloudEvent, EventValidationError
-from cqm_shared.messaging.inbox import claim
+from cqm_shared.contracts.events import EVENT_PAYLOADS, payload_model
 from cqm_shared.messaging.topology import Topology
+from cqm_shared.problems import field_errors
 from cqm_shared.telemetry import context_from_traceparent, tracer
+from cqm_shared.uow import Actor, InboxEntry, UnitOfWork, system_actor
 
 log = logging.getLogger(__name__)
 
 CONSUMED = Counter("cqm_events_consumed_total", "Deliveries by outcome", ["queue", "outcome"])
 
-EventHandler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
-
 REASON_HEADER = "x-cqm-dead-letter-reason"
+
+T = TypeVar("T", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Message(Generic[T]):
+    """A consumed event as handlers see it: the envelope's facts and the typed payload."""
+
+    id: str
+    type: str
+    source: str
+    factory: str
+    subject: str | None
+    time: datetime
+    dataversion: int
+    data: T
+
+
+@dataclass(frozen=True)
+class InvalidPayload:
+    """A well-formed event whose `data` does not validate (for handlers that answer it)."""
+
+    id: str
+    type: str
+    source: str
+    factory: str
+    time: datetime
+    data: dict[str, Any]
+    errors: list[dict[str, str]]
+
+
+EventHandler = Callable[[Any, Message[Any]], Awaitable[None]]
+InvalidHandler = Callable[[Any, InvalidPayload], Awaitable[None]]
+UnitOfWorkFactory = Callable[[Actor, InboxEntry | None], UnitOfWork]
+
+
+@dataclass(frozen=True)
+class Handles:
+    """What a subscription does with one event type; `on_invalid` answers bad payloads
+    (e.g. intake's `complaint.rejected`) instead of dead-lettering them."""
+
+    handle: EventHandler
+    on_invalid: InvalidHandler | None = None
 
 
 @dataclass
@@ -44,7 +93,7 @@ class Subscription:
     """One queue `<service>.<purpose>` and the handler for each event type it receives."""
 
     purpose: str
-    handlers: Mapping[str, EventHandler]
+    handlers: Mapping[str, Handles]
     description: str = ""
 
 
@@ -54,31 +103,45 @@ class EventConsumer:
         *,
         queue_name: str,
         consumer_id: str,
-        handlers: Mapping[str, EventHandler],
+        handlers: Mapping[str, Handles],
+        units_of_work: UnitOfWorkFactory,
         sessions: async_sessionmaker[AsyncSession],
         inbox: sa.Table,
         broker: RabbitBroker,
         topology: Topology,
-        after_commit: Callable[[], None],
+        clock: Clock,
         retry_backoff: float,
     ) -> None:
         self.queue_name = queue_name
         self._consumer_id = consumer_id
         self._handlers = handlers
+        self._units_of_work = units_of_work
         self._sessions = sessions
         self._inbox = inbox
         self._broker = broker
         self._topology = topology
-        self._after_commit = after_commit
+        self._clock = clock
         self._retry_backoff = retry_backoff
         self._tracer = tracer("cqm.consumer")
+
+    def read(self, raw: IncomingMessage) -> tuple[CloudEvent, type[BaseModel]]:
+        """The envelope and the payload model its (type, dataversion) names, or EventValidationError."""
+        event = CloudEvent.from_amqp(raw.body, raw.headers, raw.content_type)
+        if event.type not in self._handlers:
+            raise EventValidationError(f"no handler for event type {event.type} in {self.queue_name}")
+        try:
+            model = payload_model(event.type, event.dataversion)
+        except EventValidationError:
+            readable = ", ".join(f"v{v}" for v in _versions(event.type))
+            raise EventValidationError(
+                f"unsupported dataversion: {event.type} v{event.dataversion}; this consumer reads {readable}"
+            ) from None
+        return event, model
 
     async def __call__(self, message: RabbitMessage) -> None:
         raw: IncomingMessage = message.raw_message
         try:
-            event = CloudEvent.from_json(raw.body)
-            if event.type not in self._handlers:
-                raise EventValidationError(f"no handler for event type {event.type} in {self.queue_name}")
+            event, model = self.read(raw)
         except EventValidationError as exc:
             await self._dead_letter(message, f"invalid event: {exc}")
             return
@@ -98,7 +161,7 @@ class EventConsumer:
             },
         ) as span:
             try:
-                outcome = await self._process(event)
+                outcome = await self._process(event, model)
             except EventValidationError as exc:
                 span.set_status(Status(StatusCode.ERROR, str(exc)))
                 await self._dead_letter(message, f"invalid event: {exc}")
@@ -112,26 +175,44 @@ class EventConsumer:
         await message.ack()
         CONSUMED.labels(self.queue_name, outcome).inc()
 
-    async def _process(self, event: CloudEvent) -> str:
+    async def _processed(self, event_id: str) -> bool:
+        async with self._sessions() as session:
+            seen = await session.execute(
+                sa.select(self._inbox.c.event_id).where(
+                    self._inbox.c.event_id == event_id, self._inbox.c.consumer == self._consumer_id
+                )
+            )
+            return seen.first() is not None
+
+    async def _process(self, event: CloudEvent, model: type[BaseModel]) -> str:
+        event_id = str(event.id)
+        if await self._processed(event_id):
+            return "duplicate"
+        handles = self._handlers[event.type]
+        uow = self._units_of_work(system_actor(event.source), InboxEntry(event_id, self._consumer_id, event.type))
         try:
-            async with self._sessions() as session, session.begin():
-                if not await claim(session, self._inbox, event, self._consumer_id):
-                    return "duplicate"
-                await self._handlers[event.type](session, event)
+            try:
+                data = model.model_validate(event.data)
+            except ValidationError as exc:
+                errors = field_errors(exc.errors())
+                if handles.on_invalid is None:
+                    detail = "; ".join(f"data.{e['field']}: {e['message']}" for e in errors)
+                    raise EventValidationError(detail) from exc
+                invalid = InvalidPayload(
+                    event_id, event.type, event.source, event.factory, event.time, event.data, errors
+                )
+                await handles.on_invalid(uow, invalid)
+            else:
+                typed = Message(
+                    event_id, event.type, event.source, event.factory, event.subject, event.time, event.dataversion, data
+                )
+                await handles.handle(uow, typed)
         except IntegrityError:
             # A concurrent delivery of the same id may have won the inbox race.
-            async with self._sessions() as session, session.begin():
-                seen = await session.execute(
-                    sa.select(self._inbox.c.event_id).where(
-                        self._inbox.c.event_id == str(event.id),
-                        self._inbox.c.consumer == self._consumer_id,
-                    )
-                )
-                if seen.first() is not None:
-                    return "duplicate"
+            if await self._processed(event_id):
+                return "duplicate"
             raise
-        self._after_commit()
-        return "processed"
+        return "processed" if uow.committed else "ignored"
 
     async def _retry_or_dead_letter(self, message: RabbitMessage, exc: Exception) -> None:
         raw: IncomingMessage = message.raw_message
@@ -157,7 +238,7 @@ class EventConsumer:
                 REASON_HEADER: reason[:4000],
                 "x-cqm-original-queue": self.queue_name,
                 "x-cqm-original-routing-key": raw.routing_key or "",
-                "x-cqm-dead-lettered-at": datetime.now(UTC).isoformat(),
+                "x-cqm-dead-lettered-at": self._clock.now().astimezone(UTC).isoformat(),
             }
         )
         try:
@@ -176,6 +257,10 @@ class EventConsumer:
             return
         await message.ack()
         CONSUMED.labels(self.queue_name, "dead_lettered").inc()
+
+
+def _versions(event_type: str) -> list[int]:
+    return sorted(v for t, v in EVENT_PAYLOADS if t == event_type)
 
 
 def _text(value: object) -> str | None:

@@ -1,26 +1,34 @@
-"""Transactional outbox: events are rows written in the same transaction as the state change."""
+"""Transactional outbox: events are rows written in the same transaction as the state change.
+
+Services stage events only through their unit of work (`cqm_shared.sql_uow`); `stage_event`
+is for the relay's own tests and benchmarks, which exercise the plumbing without a domain.
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cqm_shared.contracts.envelope import CloudEvent
-from cqm_shared.db import utcnow
 
 
-async def stage_event(session: AsyncSession, outbox: sa.Table, event: CloudEvent) -> None:
+def outbox_row(event: CloudEvent, now: datetime) -> dict[str, Any]:
+    return {
+        "id": str(event.id),
+        "event_type": event.type,
+        "routing_key": event.routing_key,
+        "body": event.to_json().decode(),
+        "created_at": now,
+        "attempts": 0,
+    }
+
+
+async def stage_event(session: AsyncSession, outbox: sa.Table, event: CloudEvent, now: datetime) -> None:
     """Queue `event` for publishing once the surrounding transaction commits."""
-    await session.execute(
-        sa.insert(outbox).values(
-            id=str(event.id),
-            event_type=event.type,
-            routing_key=event.routing_key,
-            body=event.to_json().decode(),
-            created_at=utcnow(),
-            attempts=0,
-        )
-    )
+    await session.execute(sa.insert(outbox).values(**outbox_row(event, now)))
 
 
 async def pending_count(session: AsyncSession, outbox: sa.Table) -> int:

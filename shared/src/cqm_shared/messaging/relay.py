@@ -26,7 +26,7 @@ from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cqm_shared.contracts.envelope import CONTENT_TYPE
-from cqm_shared.db import utcnow
+from cqm_shared.clock import Clock, SystemClock
 from cqm_shared.telemetry import context_from_traceparent, current_traceparent, tracer
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class OutboxRelay:
         broker: RabbitBroker,
         exchange: RabbitExchange,
         lock_rows: bool,
+        clock: Clock | None = None,
         batch_size: int = 100,
         poll_interval: float = 1.0,
         publish_timeout: float = 10.0,
@@ -65,6 +66,7 @@ class OutboxRelay:
         self._broker = broker
         self._exchange = exchange
         self._lock_rows = lock_rows
+        self._clock = clock or SystemClock()
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._publish_timeout = publish_timeout
@@ -163,7 +165,7 @@ class OutboxRelay:
             await session.execute(
                 sa.update(o)
                 .where(o.c.id.in_(confirmed))
-                .values(published_at=utcnow(), attempts=o.c.attempts + 1, last_error=None)
+                .values(published_at=self._clock.now(), attempts=o.c.attempts + 1, last_error=None)
             )
         for row, exc in failed:
             PUBLISH_FAILURES.labels(row.event_type).inc()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from cqm_shared.uow import Actor
+
 ALL_FACTORIES = "*"  # head office
 
 
@@ -45,6 +47,10 @@ class Principal:
         """How audit rows name this caller."""
         prefix = "key" if self.kind == "api_key" else "user"
         return f"{prefix}:{self.subject}"
+
+    def as_actor(self) -> Actor:
+        """The acting principal a unit of work records and checks visibility with."""
+        return Actor(self.actor, self.visible_factories())
 
 
 def parse_factories(raw: object) -> frozenset[str]:

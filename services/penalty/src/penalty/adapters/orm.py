@@ -19,9 +19,23 @@ assessments = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("accident_class", sa.String(40), nullable=False),
     sa.Column("loss_amount", Money, nullable=False),
-    sa.Column("determination", sa.JSON, nullable=False),
-    sa.Column("line_items", sa.JSON, nullable=False),
+    sa.Column("determined_at", UTCDateTime, nullable=False),
+    sa.Column("rule_codes", sa.JSON, nullable=False),
     sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+)
+
+# The responsible parties of the determination an assessment is for, in penalty's own terms.
+assessment_parties = sa.Table(
+    "assessment_parties",
+    metadata,
+    sa.Column("assessment_id", sa.String(36), sa.ForeignKey("assessments.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("department", sa.String(200), nullable=True),
+    sa.Column("role", sa.String(100), nullable=True),
+    sa.Column("share", sa.Numeric(5, 2), nullable=False),
 )
 
 tables = messaging_tables(metadata)

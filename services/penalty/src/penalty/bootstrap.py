@@ -1,0 +1,38 @@
+"""Composition root of penalty: the one place its parts are chosen and wired.
+
+Tests swap parts here (a fake clock, other settings) instead of patching modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cqm_shared.clock import Clock, SystemClock
+from cqm_shared.runtime import ServiceRuntime
+from cqm_shared.sql_uow import sql_units_of_work
+from cqm_shared.uow import Actor, InboxEntry
+from penalty.adapters.orm import audit_log, tables
+from penalty.adapters.publishing import to_public
+from penalty.adapters.unit_of_work import SqlPenaltyUnitOfWork
+from penalty.config import PenaltySettings
+from penalty.entrypoints.consumers import subscriptions
+
+SOURCE = "/services/penalty"
+
+
+@dataclass(frozen=True)
+class Penalty:
+    settings: PenaltySettings
+    clock: Clock
+    runtime: ServiceRuntime
+    units_of_work: Callable[[Actor, InboxEntry | None], SqlPenaltyUnitOfWork]
+
+
+def bootstrap(settings: PenaltySettings | None = None, *, clock: Clock | None = None) -> Penalty:
+    settings = settings or PenaltySettings()
+    clock = clock or SystemClock()
+    runtime = ServiceRuntime(settings, tables=tables, clock=clock)
+    units_of_work = sql_units_of_work(runtime, SqlPenaltyUnitOfWork, audit=audit_log, translate=to_public, source=SOURCE)
+    runtime.subscribe(subscriptions(), units_of_work)
+    return Penalty(settings, clock, runtime, units_of_work)

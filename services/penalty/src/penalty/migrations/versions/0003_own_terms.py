@@ -1,0 +1,83 @@
+"""penalty: assessments in penalty's own terms (parties table, columns), version column
+
+The determination was stored as the public event's JSON; it becomes columns and one row per
+responsible party. Existing rows are carried over.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-21
+"""
+
+import json
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "assessment_parties",
+        sa.Column("assessment_id", sa.String(36), sa.ForeignKey("assessments.id"), primary_key=True),
+        sa.Column("position", sa.Integer, primary_key=True),
+        sa.Column("kind", sa.String(20), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("department", sa.String(200), nullable=True),
+        sa.Column("role", sa.String(100), nullable=True),
+        sa.Column("share", sa.Numeric(5, 2), nullable=False),
+    )
+    with op.batch_alter_table("assessments") as batch:
+        batch.add_column(sa.Column("determined_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("rule_codes", sa.JSON, nullable=True))
+        batch.add_column(sa.Column("version", sa.Integer, nullable=False, server_default="1"))
+
+    bind = op.get_bind()
+    rows = bind.execute(sa.text("SELECT id, determination, received_at FROM assessments")).all()
+    parties = sa.table(
+        "assessment_parties",
+        sa.column("assessment_id"),
+        sa.column("position"),
+        sa.column("kind"),
+        sa.column("name"),
+        sa.column("department"),
+        sa.column("role"),
+        sa.column("share"),
+    )
+    for assessment_id, determination, received_at in rows:
+        d = json.loads(determination) if isinstance(determination, str) else determination
+        bind.execute(
+            sa.text("UPDATE assessments SET determined_at = :at, rule_codes = :codes WHERE id = :id"),
+            {"at": d.get("determined_at") or received_at, "codes": json.dumps(d.get("rule_codes", [])), "id": assessment_id},
+        )
+        for position, p in enumerate(d.get("parties", [])):
+            bind.execute(
+                sa.insert(parties).values(
+                    assessment_id=assessment_id,
+                    position=position,
+                    kind=p["kind"],
+                    name=p["name"],
+                    department=p.get("department"),
+                    role=p.get("role"),
+                    share=p["share"],
+                )
+            )
+
+    with op.batch_alter_table("assessments") as batch:
+        batch.alter_column("determined_at", existing_type=sa.DateTime(timezone=True), nullable=False)
+        batch.alter_column("rule_codes", existing_type=sa.JSON, nullable=False)
+        batch.drop_column("determination")
+        batch.drop_column("line_items")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("assessments") as batch:
+        batch.add_column(sa.Column("determination", sa.JSON, nullable=False, server_default="{}"))
+        batch.add_column(sa.Column("line_items", sa.JSON, nullable=False, server_default="[]"))
+        batch.drop_column("version")
+        batch.drop_column("rule_codes")
+        batch.drop_column("determined_at")
+    op.drop_table("assessment_parties")

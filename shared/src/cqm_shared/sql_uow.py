@@ -1,0 +1,115 @@
+"""The unit of work on a real database: one SQLAlchemy transaction per unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cqm_shared.audit import current_trace_id
+from cqm_shared.contracts.envelope import CloudEvent
+from cqm_shared.messaging.outbox import outbox_row
+from cqm_shared.telemetry import current_traceparent
+from cqm_shared.uow import Actor, AuditRow, InboxEntry, Translator, UnitOfWork
+
+if TYPE_CHECKING:
+    from cqm_shared.runtime import ServiceRuntime
+
+
+class SqlUnitOfWork(UnitOfWork):
+    """Base of the services' units of work; a subclass builds its repositories on `self.session`."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        outbox: sa.Table,
+        inbox_table: sa.Table,
+        audit_table: sa.Table,
+        after_commit: Callable[[], None] = lambda: None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("trace_id", current_trace_id)
+        kwargs.setdefault("traceparent", current_traceparent)
+        super().__init__(**kwargs)
+        self._sessions = sessions
+        self._outbox = outbox
+        self._inbox_table = inbox_table
+        self._audit_table = audit_table
+        self._wake = after_commit
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open: use `async with uow:`")
+        return self._session
+
+    async def _begin(self) -> None:
+        self._session = self._sessions()
+        await self._session.begin()
+        self._build_repositories(self._session)
+
+    def _build_repositories(self, session: AsyncSession) -> None:
+        """Subclasses create their repositories here, on the unit of work's session."""
+
+    async def _write(self, audit: list[AuditRow], events: list[CloudEvent]) -> None:
+        session = self.session
+        if self.inbox is not None:
+            # The primary key (event_id, consumer) makes a concurrent duplicate fail here.
+            await session.execute(
+                sa.insert(self._inbox_table).values(
+                    event_id=self.inbox.event_id,
+                    consumer=self.inbox.consumer,
+                    event_type=self.inbox.event_type,
+                    processed_at=self.clock.now(),
+                )
+            )
+        if audit:
+            await session.execute(sa.insert(self._audit_table), [row.values() for row in audit])
+        if events:
+            now = self.clock.now()
+            await session.execute(sa.insert(self._outbox), [outbox_row(e, now) for e in events])
+
+    async def _commit(self) -> None:
+        await self.session.commit()
+
+    async def _rollback(self) -> None:
+        if self._session is not None and self._session.in_transaction():
+            await self._session.rollback()
+
+    async def _close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _after_commit(self, events: list[CloudEvent]) -> None:
+        if events:
+            self._wake()
+
+
+U = TypeVar("U", bound=SqlUnitOfWork)
+
+
+def sql_units_of_work(
+    runtime: ServiceRuntime, cls: type[U], *, audit: sa.Table, translate: Translator, source: str
+) -> Callable[[Actor, InboxEntry | None], U]:
+    """The factory a service's composition root hands to its API and consumers."""
+
+    def make(actor: Actor, inbox: InboxEntry | None = None) -> U:
+        return cls(
+            runtime.sessions,
+            outbox=runtime.tables.outbox,
+            inbox_table=runtime.tables.inbox,
+            audit_table=audit,
+            after_commit=runtime.relay.wake,
+            clock=runtime.clock,
+            actor=actor,
+            source=source,
+            translate=translate,
+            inbox=inbox,
+        )
+
+    return make
