@@ -127,7 +127,9 @@ async def test_the_same_inbox_entry_twice_fails_at_the_database_and_writes_nothi
     assert await count(sessions, audit_log) == 1
 
 
-async def test_leaving_without_commit_writes_nothing(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -> None:
+async def test_leaving_without_commit_writes_nothing(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
     make = units(sessions, clock)
     with pytest.raises(RuntimeError):
         async with make() as uow:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from cqm_shared.contracts.complaint import ComplaintRecord
-from cqm_shared.contracts.events import Deadline, InvestigationOpened
 from cqm_shared.policy import PolicyBook
 from notification.domain.messages import for_opened, for_registered
+from notification.domain.model import CaseOpened, ComplaintSummary, Deadline
 from notification.domain.policy import NotificationPolicy
 from tests.conftest import POLICY_DIR
 
@@ -15,20 +14,14 @@ POLICY = PolicyBook(POLICY_DIR, "notification", NotificationPolicy).for_factory(
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
 
-def record(batch_return: bool) -> ComplaintRecord:
-    return ComplaintRecord.model_validate(
-        {
-            "number": "F01-2611-0003",
-            "status": "registered",
-            "factory": "F01",
-            "channel": "email",
-            "received_at": NOW,
-            "registered_at": NOW,
-            "batch_return": batch_return,
-            "customer": {"company": "华东建工", "contact_name": "王工", "email": "w@example.com"},
-            "product": {"part_number": "PC-100"},
-            "phenomenon": "贯穿裂缝 through-crack",
-        }
+def record(batch_return: bool) -> ComplaintSummary:
+    return ComplaintSummary(
+        number="F01-2611-0003",
+        factory="F01",
+        company="华东建工",
+        product="PC-100",
+        phenomenon="贯穿裂缝 through-crack",
+        batch_return=batch_return,
     )
 
 
@@ -53,12 +46,10 @@ def test_texts_are_bilingual() -> None:
 
 
 def test_opened_case_lists_deadlines_to_qe_and_customer_service() -> None:
-    opened = InvestigationOpened(
+    opened = CaseOpened(
         number="F01-2611-0003",
         factory="F01",
-        state="opened",
-        opened_at=NOW,
-        deadlines=[Deadline(milestone="first_response", due_at=NOW, source="seed 001 §1.2.1")],
+        deadlines=(Deadline(milestone="first_response", due_at=NOW),),
     )
     notices = for_opened(opened, POLICY)
     assert {n.recipient_role for n in notices} == {"quality_engineer", "customer_service"}

@@ -167,3 +167,30 @@ class Money(TypeDecorator[Decimal]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         return None if value is None else Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+class Percent(TypeDecorator[Decimal]):
+    """Shares in percent as exact decimals (NUMERIC(5,2); text on SQLite), read back as
+    written: 70 stays 70, 33.50 reads 33.5."""
+
+    impl = Numeric(5, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(8))
+        return dialect.type_descriptor(Numeric(5, 2))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError("a percentage must be a Decimal")
+        quantized = value.quantize(CENT, rounding=ROUND_HALF_UP)
+        return str(quantized) if dialect.name == "sqlite" else quantized
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        exact = Decimal(str(value))
+        return exact.quantize(Decimal(1)) if exact == exact.to_integral_value() else exact.normalize()

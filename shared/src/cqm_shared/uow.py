@@ -269,6 +269,13 @@ class MemoryStore:
         return [e for e in self.outbox if event_type is None or e.type == event_type]
 
 
+def _stored(aggregate: A) -> A:
+    """The copy a table keeps: like a row, it holds state, not the changes of the commit writing it."""
+    kept = copy.deepcopy(aggregate)
+    kept.pull_changes()
+    return kept
+
+
 class MemoryRepository(Repository[A]):
     """Aggregates kept as deep copies in a `MemoryStore` table, written only on commit."""
 
@@ -291,7 +298,7 @@ class MemoryRepository(Repository[A]):
     async def _insert(self, aggregate: A) -> None:
         if aggregate.identity in self.rows:
             raise KeyError(f"duplicate key {aggregate.identity} in {self.table_name}")
-        self._staged.setdefault(self.table_name, {})[aggregate.identity] = copy.deepcopy(aggregate)
+        self._staged.setdefault(self.table_name, {})[aggregate.identity] = _stored(aggregate)
 
     async def _update(self, aggregate: A, expected_version: int) -> None:
         stored = self.rows.get(aggregate.identity)
@@ -299,7 +306,7 @@ class MemoryRepository(Repository[A]):
             raise StaleVersion(
                 aggregate.entity, aggregate.identity, expected_version, None if stored is None else stored.version
             )
-        self._staged.setdefault(self.table_name, {})[aggregate.identity] = copy.deepcopy(aggregate)
+        self._staged.setdefault(self.table_name, {})[aggregate.identity] = _stored(aggregate)
 
 
 class MemoryUnitOfWork(UnitOfWork):

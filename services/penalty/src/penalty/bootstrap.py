@@ -33,6 +33,8 @@ def bootstrap(settings: PenaltySettings | None = None, *, clock: Clock | None = 
     settings = settings or PenaltySettings()
     clock = clock or SystemClock()
     runtime = ServiceRuntime(settings, tables=tables, clock=clock)
-    units_of_work = sql_units_of_work(runtime, SqlPenaltyUnitOfWork, audit=audit_log, translate=to_public, source=SOURCE)
+    units_of_work = sql_units_of_work(
+        runtime, SqlPenaltyUnitOfWork, audit=audit_log, translate=to_public, source=SOURCE
+    )
     runtime.subscribe(subscriptions(), units_of_work)
     return Penalty(settings, clock, runtime, units_of_work)

@@ -204,7 +204,14 @@ class EventConsumer:
                 await handles.on_invalid(uow, invalid)
             else:
                 typed = Message(
-                    event_id, event.type, event.source, event.factory, event.subject, event.time, event.dataversion, data
+                    event_id,
+                    event.type,
+                    event.source,
+                    event.factory,
+                    event.subject,
+                    event.time,
+                    event.dataversion,
+                    data,
                 )
                 await handles.handle(uow, typed)
         except IntegrityError:

@@ -25,8 +25,8 @@ from pamqp.commands import Basic
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cqm_shared.contracts.envelope import CONTENT_TYPE
 from cqm_shared.clock import Clock, SystemClock
+from cqm_shared.contracts.envelope import CONTENT_TYPE
 from cqm_shared.telemetry import context_from_traceparent, current_traceparent, tracer
 
 log = logging.getLogger(__name__)

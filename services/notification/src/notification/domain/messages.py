@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from cqm_shared.contracts.complaint import ComplaintRecord
-from cqm_shared.contracts.events import InvestigationOpened
+from notification.domain.model import CaseOpened, ComplaintSummary, Notice
 from notification.domain.policy import NotificationPolicy
 
+REGISTERED = "complaint.registered"
 BATCH_RETURN = "complaint.batch_return"
+OPENED = "investigation.opened"
 
 MILESTONE_NAMES = {
     "first_response": "首次响应 first response",
@@ -20,30 +19,19 @@ MILESTONE_NAMES = {
 }
 
 
-@dataclass(frozen=True)
-class Notice:
-    recipient_role: str
-    recipient: str
-    subject: str
-    body: str
-    urgent: bool = False
-
-
 def _fan_out(policy: NotificationPolicy, trigger: str, subject: str, body: str, urgent: bool = False) -> list[Notice]:
     return [Notice(role, who, subject, body, urgent) for role, who in policy.recipients(trigger)]
 
 
-def for_registered(complaint: ComplaintRecord, policy: NotificationPolicy) -> list[Notice]:
+def for_registered(complaint: ComplaintSummary, policy: NotificationPolicy) -> list[Notice]:
     """Registration -> QE and R&D after-sales; batch return -> quality head at once (DOMAIN.md §5)."""
-    p = complaint.product
-    what = p.part_number or p.model or ""
     body = (
-        f"客户 {complaint.customer.company} 投诉 {what}: {complaint.phenomenon}\n"
-        f"Customer {complaint.customer.company} complains about {what}: {complaint.phenomenon}"
+        f"客户 {complaint.company} 投诉 {complaint.product}: {complaint.phenomenon}\n"
+        f"Customer {complaint.company} complains about {complaint.product}: {complaint.phenomenon}"
     )
     notices = _fan_out(
         policy,
-        "complaint.registered",
+        REGISTERED,
         f"新客诉 {complaint.number} / New complaint {complaint.number}",
         body,
     )
@@ -58,7 +46,7 @@ def for_registered(complaint: ComplaintRecord, policy: NotificationPolicy) -> li
     return notices
 
 
-def for_opened(opened: InvestigationOpened, policy: NotificationPolicy) -> list[Notice]:
+def for_opened(opened: CaseOpened, policy: NotificationPolicy) -> list[Notice]:
     lines = [
         f"{MILESTONE_NAMES.get(d.milestone, d.milestone)}: {d.due_at.isoformat(timespec='minutes')}"
         for d in opened.deadlines
@@ -66,7 +54,7 @@ def for_opened(opened: InvestigationOpened, policy: NotificationPolicy) -> list[
     body = "调查已立案，期限如下 / Investigation opened, deadlines:\n" + "\n".join(lines)
     return _fan_out(
         policy,
-        "investigation.opened",
+        OPENED,
         f"调查立案 {opened.number} / Investigation opened {opened.number}",
         body,
     )

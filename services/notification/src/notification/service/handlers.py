@@ -1,63 +1,67 @@
-"""Use cases of notification, each inside the caller's transaction."""
+"""Use cases of notification: each runs in one unit of work."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from collections.abc import Callable
+from typing import Protocol
 
-from cqm_shared import audit
-from cqm_shared.contracts.complaint import ComplaintRecord
-from cqm_shared.contracts.envelope import CloudEvent
-from cqm_shared.contracts.events import InvestigationOpened, parse_payload
-from cqm_shared.db import utcnow
-from cqm_shared.messaging.consumer import EventHandler
-from cqm_shared.policy import PolicyBook, UnknownFactory
-from notification.adapters import repository
-from notification.adapters.orm import audit_log
-from notification.domain.messages import Notice, for_opened, for_registered
+from notification.domain.messages import for_opened, for_registered
+from notification.domain.model import CaseOpened, Cause, ComplaintSummary, Dispatch, Notice
 from notification.domain.policy import NotificationPolicy
+from notification.service.unit_of_work import NotificationUnitOfWork
 
 
 class FactoryPolicyMissing(RuntimeError):
-    pass
+    """No policy names who hears what in the event's factory (retried, then dead-lettered)."""
 
 
-def _policy(policies: PolicyBook[NotificationPolicy], factory: str) -> NotificationPolicy:
+class Policies(Protocol):
+    """Each factory's notification policy (a `PolicyBook` in the service)."""
+
+    def for_factory(self, factory: str) -> NotificationPolicy: ...
+
+
+def _policy(policies: Policies, factory: str) -> NotificationPolicy:
     try:
         return policies.for_factory(factory)
-    except UnknownFactory:
+    except LookupError:
         raise FactoryPolicyMissing(f"no notification policy for factory {factory}") from None
 
 
-async def _deliver(session: AsyncSession, event: CloudEvent, notices: list[Notice]) -> None:
-    now = utcnow()
-    await repository.record_in_app(session, event, notices, now)
-    await audit.record(
-        session,
-        audit_log,
-        actor="system:notification",
-        action="notify",
-        entity="notification",
-        entity_id=event.subject or "",
-        factory=event.factory,
-        after={"channel": repository.IN_APP, "recipients": [n.recipient for n in notices]},
-        reason=f"{event.type} {event.id} from {event.source}",
-        at=now,
+async def _dispatch(
+    uow: NotificationUnitOfWork,
+    cause: Cause,
+    number: str,
+    factory: str,
+    notices: Callable[[NotificationPolicy], list[Notice]],
+    policies: Policies,
+    why: str,
+) -> None:
+    async with uow:
+        if await uow.dispatches.get(cause.event_id) is not None:
+            return
+        sent = notices(_policy(policies, factory))
+        uow.dispatches.add(Dispatch.in_app(cause, number, factory, sent, at=uow.clock.now(), reason=why))
+        await uow.commit()
+
+
+async def notify_registered(
+    uow: NotificationUnitOfWork, cause: Cause, complaint: ComplaintSummary, policies: Policies, *, why: str
+) -> None:
+    """Tell QE and R&D after-sales of a new complaint; the quality head at once of a batch return."""
+    await _dispatch(
+        uow, cause, complaint.number, complaint.factory, lambda p: for_registered(complaint, p), policies, why
     )
 
 
-def on_complaint_registered(policies: PolicyBook[NotificationPolicy]) -> EventHandler:
-    async def handle(session: AsyncSession, event: CloudEvent) -> None:
-        complaint = parse_payload(event, ComplaintRecord)
-        notices = for_registered(complaint, _policy(policies, complaint.factory))
-        await _deliver(session, event, notices)
-
-    return handle
+async def notify_opened(
+    uow: NotificationUnitOfWork, cause: Cause, case: CaseOpened, policies: Policies, *, why: str
+) -> None:
+    """Tell QE and customer service the deadlines of a newly opened case."""
+    await _dispatch(uow, cause, case.number, case.factory, lambda p: for_opened(case, p), policies, why)
 
 
-def on_investigation_opened(policies: PolicyBook[NotificationPolicy]) -> EventHandler:
-    async def handle(session: AsyncSession, event: CloudEvent) -> None:
-        opened = parse_payload(event, InvestigationOpened)
-        notices = for_opened(opened, _policy(policies, opened.factory))
-        await _deliver(session, event, notices)
-
-    return handle
+async def dispatches_of(uow: NotificationUnitOfWork, number: str) -> list[Dispatch]:
+    """What was sent about one complaint, in the factories the caller may see."""
+    async with uow:
+        return await uow.dispatches.for_complaint(number, uow.actor.factories)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from cqm_shared.audit import audit_table
-from cqm_shared.db import Money, UTCDateTime, new_metadata
+from cqm_shared.db import Money, Percent, UTCDateTime, new_metadata
 from cqm_shared.messaging.tables import messaging_tables
 
 metadata = new_metadata()
@@ -35,7 +35,7 @@ assessment_parties = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("department", sa.String(200), nullable=True),
     sa.Column("role", sa.String(100), nullable=True),
-    sa.Column("share", sa.Numeric(5, 2), nullable=False),
+    sa.Column("share", Percent, nullable=False),
 )
 
 tables = messaging_tables(metadata)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,13 +36,15 @@ class SqlAssessmentRepository(AssessmentRepository):
         p = assessment_parties
         party_rows = (
             await self._session.execute(
-                sa.select(p).where(p.c.assessment_id.in_([r.id for r in rows])).order_by(p.c.assessment_id, p.c.position)
+                sa.select(p)
+                .where(p.c.assessment_id.in_([r.id for r in rows]))
+                .order_by(p.c.assessment_id, p.c.position)
             )
         ).all()
         parties: dict[str, list[Party]] = {}
         for pr in party_rows:
             parties.setdefault(pr.assessment_id, []).append(
-                Party(kind=pr.kind, name=pr.name, share=Decimal(pr.share), department=pr.department, role=pr.role)
+                Party(kind=pr.kind, name=pr.name, share=pr.share, department=pr.department, role=pr.role)
             )
         return [
             Assessment(

@@ -11,7 +11,7 @@ rule table needs, translated from the public event at the edge.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -109,7 +109,11 @@ class Assessment(Aggregate):
         )
         assessment.record(
             AssessmentOpened(
-                at=at, reason=reason, assessment_id=assessment_id, number=determination.number, factory=determination.factory
+                at=at,
+                reason=reason,
+                assessment_id=assessment_id,
+                number=determination.number,
+                factory=determination.factory,
             ),
             before=None,
         )

@@ -6,7 +6,9 @@ from penalty.domain.model import Assessment, Determination
 from penalty.service.unit_of_work import PenaltyUnitOfWork
 
 
-async def open_assessment(uow: PenaltyUnitOfWork, assessment_id: str, determination: Determination, *, why: str) -> None:
+async def open_assessment(
+    uow: PenaltyUnitOfWork, assessment_id: str, determination: Determination, *, why: str
+) -> None:
     """An assessment for a responsibility determination (once per determination event)."""
     async with uow:
         if await uow.assessments.get(assessment_id) is not None:

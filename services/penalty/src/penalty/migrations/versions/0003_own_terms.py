@@ -9,6 +9,9 @@ Create Date: 2026-11-21
 """
 
 import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -28,7 +31,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("department", sa.String(200), nullable=True),
         sa.Column("role", sa.String(100), nullable=True),
-        sa.Column("share", sa.Numeric(5, 2), nullable=False),
+        sa.Column("share", sa.Numeric(5, 2).with_variant(sa.String(8), "sqlite"), nullable=False),
     )
     with op.batch_alter_table("assessments") as batch:
         batch.add_column(sa.Column("determined_at", sa.DateTime(timezone=True), nullable=True))
@@ -36,6 +39,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("version", sa.Integer, nullable=False, server_default="1"))
 
     bind = op.get_bind()
+    sqlite = bind.dialect.name == "sqlite"
+
+    def at(value: Any) -> datetime:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return moment.replace(tzinfo=None) if sqlite else moment
+
     rows = bind.execute(sa.text("SELECT id, determination, received_at FROM assessments")).all()
     parties = sa.table(
         "assessment_parties",
@@ -50,8 +60,10 @@ def upgrade() -> None:
     for assessment_id, determination, received_at in rows:
         d = json.loads(determination) if isinstance(determination, str) else determination
         bind.execute(
-            sa.text("UPDATE assessments SET determined_at = :at, rule_codes = :codes WHERE id = :id"),
-            {"at": d.get("determined_at") or received_at, "codes": json.dumps(d.get("rule_codes", [])), "id": assessment_id},
+            sa.text("UPDATE assessments SET determined_at = :at, rule_codes = :codes WHERE id = :id").bindparams(
+                sa.bindparam("at", type_=sa.DateTime(timezone=True)), sa.bindparam("codes", type_=sa.JSON)
+            ),
+            {"at": at(d.get("determined_at") or received_at), "codes": d.get("rule_codes", []), "id": assessment_id},
         )
         for position, p in enumerate(d.get("parties", [])):
             bind.execute(
@@ -62,7 +74,7 @@ def upgrade() -> None:
                     name=p["name"],
                     department=p.get("department"),
                     role=p.get("role"),
-                    share=p["share"],
+                    share=str(Decimal(str(p["share"]))) if sqlite else Decimal(str(p["share"])),
                 )
             )
 

@@ -1,0 +1,23 @@
+"""Notification's unit of work in memory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cqm_shared.uow import MemoryRepository, MemoryStore, MemoryUnitOfWork
+from notification.domain.model import Dispatch
+from notification.service.unit_of_work import DispatchRepository, NotificationUnitOfWork
+
+
+class MemoryDispatches(MemoryRepository[Dispatch], DispatchRepository):
+    table_name = "dispatches"
+
+    async def for_complaint(self, number: str, factories: frozenset[str] | None) -> list[Dispatch]:
+        found = [d for d in self.rows.values() if d.number == number and (factories is None or d.factory in factories)]
+        return sorted(found, key=lambda d: d.created_at)
+
+
+class MemoryNotificationUnitOfWork(MemoryUnitOfWork, NotificationUnitOfWork):
+    def __init__(self, store: MemoryStore, **kwargs: Any) -> None:
+        super().__init__(store, **kwargs)
+        self.dispatches = MemoryDispatches(store, self.staged)
