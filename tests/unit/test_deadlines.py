@@ -7,9 +7,16 @@ from typing import Any
 
 import pytest
 
-from cqm_shared.contracts.complaint import ComplaintRecord
 from cqm_shared.policy import PolicyBook
-from investigation.domain.model import CaseState, open_case, opening_deadlines
+from investigation.domain.model import (
+    Case,
+    CaseState,
+    ComplaintFacts,
+    DeadlineState,
+    Province,
+    Region,
+    opening_deadlines,
+)
 from investigation.domain.policy import InvestigationPolicy
 from tests.conftest import POLICY_DIR
 
@@ -22,25 +29,23 @@ def policies() -> PolicyBook[InvestigationPolicy]:
     return PolicyBook(POLICY_DIR, "investigation", InvestigationPolicy)
 
 
-def complaint(factory: str = "F01", request: dict[str, str] | None = None, **market: Any) -> ComplaintRecord:
-    return ComplaintRecord.model_validate(
-        {
-            "customer_request": request,
-            "number": f"{factory}-2611-0001",
-            "status": "registered",
-            "factory": factory,
-            "channel": "phone",
-            "received_at": RECEIVED,
-            "registered_at": REGISTERED,
-            "customer": {"company": "A", "contact_name": "B", "phone": "13800000000"},
-            "product": {"part_number": "P"},
-            "phenomenon": "crack",
-            "market": market or {"region": "domestic", "province": "in"},
-        }
+def complaint(factory: str = "F01", request: dict[str, str] | None = None, **market: Any) -> ComplaintFacts:
+    market = market or {"region": "domestic", "province": "in"}
+    return ComplaintFacts(
+        number=f"{factory}-2611-0001",
+        factory=factory,
+        registered_at=REGISTERED,
+        received_at=RECEIVED,
+        region=Region(market["region"]),
+        province=Province(market["province"]) if "province" in market else None,
+        phenomenon="crack",
+        customer_company="A",
+        part_number="P",
+        request_kind=request["kind"] if request else None,
     )
 
 
-def due(record: ComplaintRecord, policy: InvestigationPolicy) -> dict[str, datetime]:
+def due(record: ComplaintFacts, policy: InvestigationPolicy) -> dict[str, datetime]:
     return {d.milestone: d.due_at for d in opening_deadlines(record, policy)}
 
 
@@ -97,12 +102,13 @@ def test_deadlines_are_sorted_and_cite_their_clause(policies: PolicyBook[Investi
     assert [d.due_at for d in deadlines] == sorted(d.due_at for d in deadlines)
     assert all(d.source.startswith("seed ") for d in deadlines)
     assert all(d.due_at.tzinfo is not None for d in deadlines)
+    assert all(d.state is DeadlineState.PENDING and d.met_at is None for d in deadlines)
 
 
 def test_open_case_records_who_when_why(policies: PolicyBook[InvestigationPolicy]) -> None:
     # DOMAIN.md §3: every transition is recorded with who / when / why
     now = datetime(2026, 11, 20, 6, 1, tzinfo=UTC)
-    case = open_case(complaint(), policies.for_factory("F01"), now=now)
+    case = Case.open(complaint(), policies.for_factory("F01"), at=now, by="system", reason="complaint registered")
     assert case.state is CaseState.OPENED
     [opened] = case.history
     assert (opened.actor, opened.at, opened.to_state, opened.reason) == (

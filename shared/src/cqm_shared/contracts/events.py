@@ -98,6 +98,8 @@ class Deadline(_Payload):
     milestone: str
     due_at: AwareDatetime
     source: str = Field(description="the regulation clause the default comes from")
+    # Added within v1 (optional): absent from older producers, where every deadline was pending.
+    state: str = Field(default="pending", description="pending, met or cancelled")
 
 
 class InvestigationOpened(_Payload):
@@ -106,6 +108,9 @@ class InvestigationOpened(_Payload):
     state: str
     opened_at: AwareDatetime
     deadlines: list[Deadline]
+    # Added within v1 (optional): the case's version after this change, which later
+    # `investigation.*` events carry too, so a consumer can order them and spot a gap.
+    version: int | None = Field(default=None, ge=1, description="the case's version after this change")
 
 
 class PartyKind(StrEnum):
