@@ -3,6 +3,8 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export UV_PYTHON := 3.11
+# The Makefile is a developer's workflow: what it starts accepts the development JWT secret.
+export ENVIRONMENT ?= development
 
 .PHONY: run test install lint typecheck unit integration e2e fuzz bench token apikey permissions clean
 

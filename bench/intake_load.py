@@ -104,6 +104,7 @@ async def run_intake(database_url: str, token: str, clients: int, seconds: float
         "DATABASE_URL": database_url,
         "PORT": str(port),
         "RABBITMQ_URL": RABBITMQ,
+        "ENVIRONMENT": "development",
         "EXCHANGE": f"bench-{token}.complaints",
         "QUEUE_PREFIX": f"bench-{token}.",
         "POLICY_DIR": str(REPO / "deploy/policies"),

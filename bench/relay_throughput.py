@@ -21,10 +21,10 @@ from pathlib import Path
 import aio_pika
 import asyncpg
 
+from cqm_shared.clock import SystemClock
 from cqm_shared.contracts.envelope import new_event
 from cqm_shared.db import upgrade
 from cqm_shared.messaging.outbox import stage_event
-from cqm_shared.clock import SystemClock
 from cqm_shared.runtime import ServiceRuntime
 from intake.adapters.orm import tables
 from intake.config import IntakeSettings
@@ -66,6 +66,7 @@ async def relay_rate(database_url: str, exchange_name: str, n: int, batch: int) 
         exchange=exchange_name,
         policy_dir=REPO / "deploy/policies",
         relay_batch_size=batch,
+        environment="development",
     )
     runtime = ServiceRuntime(settings, tables=tables, clock=SystemClock())
     await runtime.broker.connect()

@@ -74,6 +74,8 @@ def stop_all(processes: dict[str, subprocess.Popen[bytes]]) -> int:
 def main() -> int:
     env = dict(os.environ)
     env.setdefault("RABBITMQ_URL", DEFAULT_RABBITMQ)
+    # A developer's machine: the services accept the development JWT secret (`make token`).
+    env.setdefault("ENVIRONMENT", "development")
     rabbitmq = env["RABBITMQ_URL"]
     if not broker_answers(rabbitmq):
         where = urlparse(rabbitmq)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,10 @@ from tests.infrastructure import (
     rabbitmq_container,
     resolve,
 )
+
+# Every service built or started by the suite (in-process or as a child process) runs as a test
+# deployment: it accepts the development JWT secret the tests mint tokens with.
+os.environ["ENVIRONMENT"] = "test"
 
 REPO = Path(__file__).resolve().parent.parent
 POLICY_DIR = REPO / "deploy" / "policies"

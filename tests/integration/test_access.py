@@ -3,7 +3,10 @@ hostile input and the audit trail's immutability, on the real services."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -11,17 +14,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 
+from cqm_shared.security.access import route_action
 from cqm_shared.security.api_keys import create_key, revoke_key
 from cqm_shared.security.principal import Role
 from cqm_shared.security.tokens import mint_token
 from cqm_shared.settings import ServiceSettings
-from intake.entrypoints.permissions import MATRIX as INTAKE
-from investigation.entrypoints.permissions import MATRIX as INVESTIGATION
-from notification.entrypoints.permissions import MATRIX as NOTIFICATION
-from penalty.entrypoints.permissions import MATRIX as PENALTY
 from tests.conftest import BrokerNamespace
-from tests.helpers import asgi_client, auth, running_service, token
+from tests.helpers import asgi_client, auth, running_service, service_settings, token, wait_for
 from tests.integration.test_numbering import form
 
 client = asgi_client
@@ -42,60 +43,149 @@ async def register(app: FastAPI, factory: str) -> str:
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
-# (service, action, method, path, body); "{n}" is an existing F01 complaint number.
-CALLS: list[tuple[str, str, str, str, dict[str, Any] | None]] = [
-    ("intake", "complaints:create", "POST", "/api/v1/complaints", form("F01")),
-    (
-        "intake",
-        "complaints:amend",
-        "POST",
-        "/api/v1/complaints/{n}/amendments",
-        {"changes": {"current_state": "sorted"}, "reason": "new facts"},
+SERVICES = ["intake", "investigation", "penalty", "notification"]
+
+# Routes anyone may call (CONTRACT.md: health, metrics and docs need no credentials); every
+# other route must `require(...)` an action of its service's matrix.
+PUBLIC = {("GET", "/health/live"), ("GET", "/health/ready"), ("GET", "/metrics"), ("GET", "/asyncapi.json")}
+
+
+@dataclass(frozen=True)
+class Call:
+    """How a role exercises one route, and the status a role the matrix allows must get.
+
+    `{number}` is an existing F01 complaint (a fresh one per allowed role when the call changes
+    it), `{attachment_id}` an attachment of it.
+    """
+
+    status: int
+    params: dict[str, str] | None = None
+    json: dict[str, Any] | None = None
+    upload: bool = False
+    fresh: bool = False
+
+
+# Every protected route of every service, keyed by (service, method, path as the app serves it).
+CALLS: dict[tuple[str, str, str], Call] = {
+    ("intake", "POST", "/api/v1/complaints"): Call(201, json=form("F01")),
+    ("intake", "GET", "/api/v1/complaints"): Call(200),
+    ("intake", "GET", "/api/v1/complaints/export.csv"): Call(200),
+    ("intake", "GET", "/api/v1/complaints/{number}"): Call(200),
+    ("intake", "GET", "/api/v1/complaints/{number}/history"): Call(200),
+    ("intake", "POST", "/api/v1/complaints/{number}/amendments"): Call(
+        200, json={"changes": {"current_state": "sorted"}, "reason": "new facts"}, fresh=True
     ),
-    ("intake", "complaints:attach", "POST", "/api/v1/complaints/{n}/attachments", {"file": PNG}),
-    ("intake", "complaints:withdraw", "POST", "/api/v1/complaints/{n}/withdrawal", {"reason": "duplicate call"}),
-    ("intake", "stats:read", "GET", "/api/v1/stats/complaints", None),
-    ("intake", "complaints:read", "GET", "/api/v1/complaints/{n}", None),
-    ("intake", "complaints:read", "GET", "/api/v1/complaints", None),
-    ("intake", "audit:read", "GET", "/api/v1/audit?complaint={n}", None),
-    ("investigation", "investigations:read", "GET", "/api/v1/investigations/{n}", None),
-    ("investigation", "audit:read", "GET", "/api/v1/audit?complaint={n}", None),
-    ("penalty", "assessments:read", "GET", "/api/v1/assessments?complaint={n}", None),
-    ("penalty", "audit:read", "GET", "/api/v1/audit?complaint={n}", None),
-    ("notification", "notifications:read", "GET", "/api/v1/notifications?complaint={n}", None),
-    ("notification", "audit:read", "GET", "/api/v1/audit?complaint={n}", None),
-]
-MATRICES = {"intake": INTAKE, "investigation": INVESTIGATION, "penalty": PENALTY, "notification": NOTIFICATION}
+    ("intake", "POST", "/api/v1/complaints/{number}/withdrawal"): Call(
+        200, json={"reason": "duplicate call"}, fresh=True
+    ),
+    ("intake", "POST", "/api/v1/complaints/{number}/attachments"): Call(201, upload=True, fresh=True),
+    ("intake", "GET", "/api/v1/complaints/{number}/attachments"): Call(200),
+    ("intake", "GET", "/api/v1/complaints/{number}/attachments/{attachment_id}"): Call(200),
+    ("intake", "GET", "/api/v1/stats/complaints"): Call(200),
+    ("intake", "GET", "/api/v1/audit"): Call(200, params={"complaint": "{number}"}),
+    ("investigation", "GET", "/api/v1/investigations/{number}"): Call(200),
+    ("investigation", "GET", "/api/v1/audit"): Call(200, params={"complaint": "{number}"}),
+    ("penalty", "GET", "/api/v1/assessments"): Call(200, params={"complaint": "{number}"}),
+    ("penalty", "GET", "/api/v1/audit"): Call(200, params={"complaint": "{number}"}),
+    ("notification", "GET", "/api/v1/notifications"): Call(200, params={"complaint": "{number}"}),
+    ("notification", "GET", "/api/v1/audit"): Call(200, params={"complaint": "{number}"}),
+}
 
 
-def test_every_route_action_is_in_its_matrix() -> None:
-    for service, action, *_ in CALLS:
-        assert action in MATRICES[service]
-    assert {(s, a) for s, a, *_ in CALLS} == {(s, a) for s, m in MATRICES.items() for a in m}
+def routes_of(app: FastAPI) -> list[tuple[str, str, str | None]]:
+    """(method, path, required action or None) of every API route the app serves.
+
+    Read from the app itself, not from a list kept beside it: FastAPI includes routers lazily,
+    so the routes are enumerated as FastAPI resolves them (prefixes included).
+    """
+    found = []
+    for route in iter_route_contexts(app.routes):
+        if isinstance(route.original_route, APIRoute):
+            action = route_action(route.dependant)
+            found += [(method, str(route.path), action) for method in sorted(route.methods or ())]
+    return found
 
 
-@pytest.mark.parametrize("service", ["intake", "investigation", "penalty", "notification"])
-async def test_each_role_can_do_exactly_what_the_matrix_allows(
-    service: str, sqlite_url: str, tmp_path: Path, broker_ns: BrokerNamespace
+def uncovered(service: str, app: FastAPI) -> list[str]:
+    """What keeps the sweep from covering every route of `app` (empty when it covers them all)."""
+    routes = routes_of(app)
+    matrix = app.state.access.matrix
+    problems = [
+        f"{m} {p}: requires no permission and is not public" for m, p, a in routes if a is None and (m, p) not in PUBLIC
+    ]
+    problems += [f"{m} {p}: action {a} is not in the matrix" for m, p, a in routes if a and a not in matrix]
+    problems += [f"{m} {p}: no entry in CALLS" for m, p, a in routes if a and (service, m, p) not in CALLS]
+    served = {(service, m, p) for m, p, _ in routes}
+    problems += [f"{m} {p}: in CALLS but not served" for s, m, p in CALLS if s == service and (s, m, p) not in served]
+    unused = set(matrix) - {a for _, _, a in routes}
+    problems += [f"action {a}: in the matrix but no route requires it" for a in sorted(unused)]
+    return problems
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_route_is_public_or_requires_an_action_and_is_swept(service: str, tmp_path: Path) -> None:
+    create_app = importlib.import_module(f"{service}.main").create_app
+    app = create_app(
+        service_settings(service, f"sqlite+aiosqlite:///{tmp_path}/x.db", BrokerNamespace("amqp://unused"))
+    )
+    assert uncovered(service, app) == []
+
+
+async def send(app: FastAPI, headers: dict[str, str], method: str, path: str, call: Call, ids: dict[str, str]) -> Any:
+    params = {k: v.format(**ids) for k, v in (call.params or {}).items()}
+    async with client(app, headers) as c:
+        if call.upload:
+            files = {"file": ("photo.png", PNG, "image/png")}
+            return await c.request(method, path.format(**ids), params=params, files=files)
+        return await c.request(method, path.format(**ids), params=params, json=call.json)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_each_role_gets_exactly_what_the_matrix_allows_on_every_route(
+    service: str, tmp_path: Path, broker_ns: BrokerNamespace
 ) -> None:
-    async with running_service("intake", f"sqlite+aiosqlite:///{tmp_path}/intake.db", broker_ns) as intake:
-        number = await register(intake, "F01")
-        async with running_service(service, sqlite_url, broker_ns) as app:
-            target = intake if service == "intake" else app
-            for _, action, method, path, body in [c for c in CALLS if c[0] == service]:
-                for role in Role:
-                    async with client(target, auth(role.value, "F01")) as c:
-                        if body and "file" in body:
-                            files = {"file": ("photo.png", body["file"], "image/png")}
-                            answer = await c.request(method, path.format(n=number), files=files)
-                        else:
-                            answer = await c.request(method, path.format(n=number), json=body)
-                    if role in MATRICES[service][action]:
-                        # allowed: whatever the outcome (404, 409 after an earlier withdrawal…), not 401/403
-                        assert answer.status_code not in (401, 403), (role, action, answer.text)
-                    else:
-                        assert answer.status_code == 403, (role, action, answer.status_code)
-                        assert answer.headers["content-type"] == "application/problem+json"
+    unlimited = {"rate_limit_per_minute": 1_000_000, "rate_limit_burst": 1_000_000}
+    async with AsyncExitStack() as running:
+        intake = await running.enter_async_context(
+            running_service("intake", f"sqlite+aiosqlite:///{tmp_path}/intake.db", broker_ns, **unlimited)
+        )
+        app = intake
+        if service != "intake":
+            app = await running.enter_async_context(
+                running_service(service, f"sqlite+aiosqlite:///{tmp_path}/{service}.db", broker_ns, **unlimited)
+            )
+        assert uncovered(service, app) == []
+        ids = {"number": await register(intake, "F01")}
+        if service == "intake":
+            async with client(intake, auth("admin", "F01")) as c:
+                files = {"file": ("photo.png", PNG, "image/png")}
+                uploaded = await c.post(f"/api/v1/complaints/{ids['number']}/attachments", files=files)
+            assert uploaded.status_code == 201, uploaded.text
+            ids["attachment_id"] = uploaded.json()["id"]
+        if service == "investigation":  # the case opens from complaint.registered
+
+            async def opened() -> bool:
+                async with client(app, auth("admin", "F01")) as c:
+                    return (await c.get(f"/api/v1/investigations/{ids['number']}")).status_code == 200
+
+            await wait_for(opened)
+        matrix = app.state.access.matrix
+        for method, path, action in routes_of(app):
+            if action is None:
+                continue
+            call = CALLS[(service, method, path)]
+            anonymous = await send(app, {}, method, path, call, ids)
+            assert anonymous.status_code == 401, (method, path, anonymous.status_code)
+            for role in Role:
+                allowed = role in matrix[action]
+                mine = {**ids, "number": await register(intake, "F01")} if allowed and call.fresh else ids
+                answer = await send(app, auth(role.value, "F01"), method, path, call, mine)
+                if allowed:
+                    # allowed means the route did its work: not merely "not 401/403" (a 500 passed that)
+                    assert answer.status_code == call.status, (role, method, path, answer.status_code, answer.text)
+                else:
+                    assert answer.status_code == 403, (role, method, path, answer.status_code, answer.text)
+                    assert answer.headers["content-type"] == "application/problem+json"
 
 
 async def test_a_factory_user_never_sees_another_factory(intake: FastAPI) -> None:

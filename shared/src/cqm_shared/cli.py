@@ -10,7 +10,7 @@ from pathlib import Path
 import uvicorn
 
 from cqm_shared.db import upgrade
-from cqm_shared.settings import ServiceSettings
+from cqm_shared.settings import ServiceSettings, load_settings
 
 
 def service_main(*, settings_factory: Callable[[], ServiceSettings], migrations_dir: Path, app_factory: str) -> None:
@@ -23,7 +23,7 @@ def service_main(*, settings_factory: Callable[[], ServiceSettings], migrations_
         help="migrate: alembic upgrade head; serve: start the API; run: both (default)",
     )
     args = parser.parse_args()
-    settings = settings_factory()
+    settings = load_settings(settings_factory)  # exits with the fix when the configuration is unsafe
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.command in ("migrate", "run"):
         upgrade(migrations_dir, settings.resolved_database_url())

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import numbers
 import re
+from collections.abc import Mapping
 from typing import Any
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
@@ -24,6 +26,65 @@ def mask_pii(text: str) -> str:
     return _PHONE_CANDIDATE.sub(_mask_phone, text)
 
 
+class _Masked:
+    """Stands in for a log argument that is neither text nor a number: `%s` and `%r` of it
+    give the masked `str()` and `repr()` of the original."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: object) -> None:
+        self._value = value
+
+    def __str__(self) -> str:
+        return mask_pii(str(self._value))
+
+    def __repr__(self) -> str:
+        return mask_pii(repr(self._value))
+
+
+def _mask_arg(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_pii(value)
+    # Numbers keep their type: formats such as `%d` (uvicorn's status code) need it.
+    if value is None or isinstance(value, numbers.Number):
+        return value
+    return _Masked(value)
+
+
+def _mask_args(args: Any) -> Any:
+    """The same shape (a tuple, or a mapping for `%(name)s` formats) with every value masked."""
+    if isinstance(args, tuple):
+        return tuple(_mask_arg(a) for a in args)
+    if isinstance(args, Mapping):
+        return {k: _mask_arg(v) for k, v in args.items()}
+    return _mask_arg(args)
+
+
+def mask_record(record: logging.LogRecord) -> logging.LogRecord:
+    """Mask a record in place, keeping `msg` and `args` in the shape formatters expect.
+
+    Formatters may read `record.args` themselves (uvicorn's access formatter unpacks a
+    5-tuple), so the arguments are masked one by one instead of being merged into `msg`.
+    Only if personal data still shows once they are put together (a number split across
+    arguments) is the message collapsed into one masked text.
+    """
+    try:
+        record.msg = mask_pii(str(record.msg))  # `getMessage()` applies str() to it in any case
+        if record.args:
+            record.args = _mask_args(record.args)
+        message = record.getMessage()
+    except Exception:  # a malformed format string: leave it to the handler to report
+        return record
+    if mask_pii(message) != message:
+        record.msg, record.args = mask_pii(message), ()
+    if record.exc_info and not record.exc_text:
+        # Handlers format the traceback only when it is missing: give them a masked one.
+        record.exc_text = mask_pii(logging.Formatter().formatException(record.exc_info))
+    if record.stack_info:
+        record.stack_info = mask_pii(record.stack_info)
+    return record
+
+
 _installed = False
 
 
@@ -35,13 +96,7 @@ def install_pii_masking() -> None:
     previous = logging.getLogRecordFactory()
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed format string: leave it to the handler
-            return record
-        record.msg, record.args = mask_pii(message), None
-        return record
+        return mask_record(previous(*args, **kwargs))
 
     logging.setLogRecordFactory(factory)
     _installed = True

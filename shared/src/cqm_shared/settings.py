@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Literal, Self, TypeVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Known to everyone who has read this repository: accepted only where ENVIRONMENT says so.
+DEVELOPMENT_JWT_SECRET = "dev-only-secret-change-me-in-production-0123456789"
 
 
 class ServiceSettings(BaseSettings):
@@ -14,6 +19,10 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     service_name: str = "service"
+    # `development` (a developer's machine, `make run`, docker-compose.yml) and `test` accept the
+    # development JWT secret; anything else is treated as production. The default is the safe
+    # one: a deployment that sets nothing must bring its own JWT_SECRET or JWKS_URL.
+    environment: Literal["development", "test", "production"] = "production"
     host: str = "127.0.0.1"
     port: int = 8000
     database_url: str = ""
@@ -30,7 +39,7 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = Field(default=100, ge=1, le=5000)
     # Spans go to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, and to this JSON-lines file if given.
     # Authentication: HS256 with JWT_SECRET in development; JWKS_URL (RS256/ES256) in production.
-    jwt_secret: SecretStr = SecretStr("dev-only-secret-change-me-in-production-0123456789")
+    jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
     jwt_issuer: str = "cqm-dev"
     jwt_audience: str = "cqm"
     jwks_url: str | None = None
@@ -43,6 +52,18 @@ class ServiceSettings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = None
     traces_file: Path | None = None
 
+    @model_validator(mode="after")
+    def _no_development_secret_in_production(self) -> Self:
+        development = self.environment in ("development", "test")
+        if not development and not self.jwks_url and self.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET:
+            raise ValueError(
+                f"ENVIRONMENT={self.environment} but JWT_SECRET is the development secret published with the "
+                "source code, so anyone could mint tokens. Set JWKS_URL to your identity provider's key set "
+                "(or JWT_SECRET to a secret of your own, at least 32 random characters); on a developer's "
+                "machine set ENVIRONMENT=development."
+            )
+        return self
+
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///data/{self.service_name}.db"
 
@@ -51,3 +72,19 @@ class ServiceSettings(BaseSettings):
         if self.factory_scope.strip() in ("", "*"):
             return ["*"]
         return [f.strip().lower() for f in self.factory_scope.split(",") if f.strip()]
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def load_settings(factory: Callable[[], S]) -> S:
+    """Settings from the environment, or exit with what is wrong and how to fix it (no traceback)."""
+    try:
+        return factory()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]).upper()
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"  {where}: {message}" if where else f"  {message}")
+        raise SystemExit("refusing to run, the configuration is invalid:\n" + "\n".join(problems)) from None

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cqm_shared import audit
-from cqm_shared.contracts.events import EVENT_PAYLOADS
+from cqm_shared.asyncapi import describe_cloudevents, documented_publications, published_events
 from cqm_shared.guards import RequestGuard
 from cqm_shared.logs import install_pii_masking
 from cqm_shared.messaging.outbox import pending_count
@@ -123,34 +123,6 @@ def audit_router(table: sa.Table) -> APIRouter:
         return [AuditEntry.model_validate(r, from_attributes=True) for r in rows]
 
     return router
-
-
-def describe_consumed_events(document: dict[str, Any], consumed: dict[str, list[str]]) -> dict[str, Any]:
-    """Give each subscription's message the schema of the CloudEvent `data` it accepts.
-
-    The consumers read raw CloudEvents (to dead-letter what does not parse), so FastStream
-    sees no payload type; the contract's payload models are what other systems must send.
-    """
-    schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    messages = document["components"].get("messages", {})
-    for queue, event_types in consumed.items():
-        message = messages.get(f"{queue}:SubscribeMessage")
-        if message is None:
-            continue
-        refs = []
-        for event_type in event_types:
-            model = EVENT_PAYLOADS[(event_type, 1)]
-            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-            schemas.update(schema.pop("$defs", {}))
-            schemas[model.__name__] = schema
-            refs.append({"$ref": f"#/components/schemas/{model.__name__}"})
-        message["payload"] = refs[0] if len(refs) == 1 else {"oneOf": refs}
-        message["contentType"] = "application/cloudevents+json"
-        message["summary"] = (
-            f"CloudEvents 1.0 (structured JSON) of type {', '.join(event_types)}, dataversion 1; "
-            "the payload below is the event's `data`."
-        )
-    return document
 
 
 def publish_factories(app: FastAPI, factories: Sequence[str]) -> None:
@@ -256,7 +228,13 @@ def create_app(
 
     @app.get("/asyncapi.json", tags=["operations"])
     async def asyncapi() -> Any:
-        return describe_consumed_events(spec.to_specification().to_jsonable(), runtime.consumed)
+        document = spec.to_specification().to_jsonable()
+        return describe_cloudevents(
+            document,
+            published=published_events(runtime.service, documented_publications(document)),
+            consumed=runtime.consumed,
+            exchange=runtime.topology.exchange.name,
+        )
 
     for router in [*routers, audit_router(audit_log)]:
         app.include_router(router, responses=COMMON_RESPONSES)
@@ -273,7 +251,9 @@ def create_app(
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
 
 
-def expected_version(if_match: Annotated[str | None, Header(description='the version read, as ETag: "3"')] = None) -> int | None:
+def expected_version(
+    if_match: Annotated[str | None, Header(description='the version read, as ETag: "3"')] = None,
+) -> int | None:
     """`If-Match: "<version>"`: the change applies only to the version the caller read (else 409)."""
     if if_match is None or if_match.strip() == "*":
         return None

@@ -219,7 +219,11 @@ class EventConsumer:
             if await self._processed(event_id):
                 return "duplicate"
             raise
-        return "processed" if uow.committed else "ignored"
+        if uow.committed:
+            return "processed"
+        # Nothing to do: either the state already reflects it, or a concurrent delivery of
+        # the same id committed first (its inbox row says which).
+        return "duplicate" if await self._processed(event_id) else "ignored"
 
     async def _retry_or_dead_letter(self, message: RabbitMessage, exc: Exception) -> None:
         raw: IncomingMessage = message.raw_message

@@ -14,11 +14,11 @@ from pathlib import Path
 from cqm_shared.security.api_keys import create_key, revoke_key
 from cqm_shared.security.principal import Role
 from cqm_shared.security.tokens import mint_token
-from cqm_shared.settings import ServiceSettings
+from cqm_shared.settings import ServiceSettings, load_settings
 
 
 def main() -> int:
-    settings = ServiceSettings()
+    settings = load_settings(ServiceSettings)
     parser = argparse.ArgumentParser(prog="python -m cqm_shared.security")
     commands = parser.add_subparsers(dest="command", required=True)
     token = commands.add_parser("token", help="print a development bearer token (HS256)")

@@ -6,10 +6,11 @@ they perform with `Depends(require("complaints:read"))`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.dependencies.models import Dependant
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from cqm_shared.security.api_keys import ApiKeyStore
@@ -55,16 +56,37 @@ async def authenticate(
     return principal
 
 
-def require(action: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency that authenticates and checks `action` against the service's matrix."""
+class Permission:
+    """The dependency `require` returns: authenticates, then checks `action` against the matrix.
 
-    async def check(request: Request, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    It keeps its action, so the routes' permissions can be listed from the app itself
+    (`route_action`), e.g. by the test that sweeps every route with every role.
+    """
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+
+    async def __call__(self, request: Request, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         access: AccessControl = request.app.state.access
-        allowed = access.matrix.get(action)
+        allowed = access.matrix.get(self.action)
         if allowed is None:  # a route naming an action the matrix lacks is a programming error
-            raise RuntimeError(f"action {action!r} is not in the permission matrix")
+            raise RuntimeError(f"action {self.action!r} is not in the permission matrix")
         if not principal.roles & allowed:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"your roles do not allow {action}")
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"your roles do not allow {self.action}")
         return principal
 
-    return check
+
+def require(action: str) -> Permission:
+    """A dependency that authenticates and checks `action` against the service's matrix."""
+    return Permission(action)
+
+
+def route_action(dependant: Dependant) -> str | None:
+    """The action a route's dependencies `require`, or None for a route open to anyone."""
+    for dependency in dependant.dependencies:
+        if isinstance(dependency.call, Permission):
+            return dependency.call.action
+        found = route_action(dependency)
+        if found is not None:
+            return found
+    return None

@@ -9,8 +9,6 @@ Create Date: 2026-11-21
 import sqlalchemy as sa
 from alembic import op
 
-from cqm_shared.db import UTCDateTime
-
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -31,7 +29,7 @@ def upgrade() -> None:
         "complaint_revisions",
         sa.Column("number", sa.String(32), sa.ForeignKey("complaints.number"), primary_key=True),
         sa.Column("revision", sa.Integer, primary_key=True),
-        sa.Column("at", UTCDateTime, nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.String(200), nullable=False),
         sa.Column("action", sa.String(20), nullable=False),
         sa.Column("reason", sa.Text, nullable=False),
@@ -47,7 +45,7 @@ def upgrade() -> None:
         sa.Column("size", sa.Integer, nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
         sa.Column("storage_key", sa.String(300), nullable=False),
-        sa.Column("uploaded_at", UTCDateTime, nullable=False),
+        sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("uploaded_by", sa.String(200), nullable=False),
     )
     op.create_index("ix_attachments_number", "attachments", ["number"])
@@ -59,7 +57,7 @@ def upgrade() -> None:
         sa.Column("external_ref", sa.String(200), nullable=True),
         sa.Column("errors", sa.JSON, nullable=False),
         sa.Column("data", sa.JSON, nullable=False),
-        sa.Column("received_at", UTCDateTime, nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
     )
 
 

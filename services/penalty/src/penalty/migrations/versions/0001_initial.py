@@ -8,9 +8,6 @@ Create Date: 2026-11-21
 import sqlalchemy as sa
 from alembic import op
 
-from cqm_shared.db import Money, UTCDateTime
-from cqm_shared.messaging.tables import create_messaging_tables, drop_messaging_tables
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -25,16 +22,37 @@ def upgrade() -> None:
         sa.Column("factory", sa.String(10), nullable=False),
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("accident_class", sa.String(40), nullable=False),
-        sa.Column("loss_amount", Money, nullable=False),
+        sa.Column("loss_amount", sa.Numeric(14, 2).with_variant(sa.String(32), "sqlite"), nullable=False),
         sa.Column("determination", sa.JSON, nullable=False),
         sa.Column("line_items", sa.JSON, nullable=False),
-        sa.Column("received_at", UTCDateTime, nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_assessments_number", "assessments", ["number"])
-    create_messaging_tables(op)
+    # the outbox and inbox of the shared messaging code, as they were when this revision was written
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.String(36), primary_key=True),  # the CloudEvent id
+        sa.Column("event_type", sa.String(100), nullable=False),
+        sa.Column("routing_key", sa.String(200), nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text, nullable=True),
+    )
+    op.create_index("ix_outbox_pending", "outbox", ["published_at", "created_at"])
+    op.create_table(
+        "inbox",
+        sa.Column("event_id", sa.String(36), primary_key=True),
+        sa.Column("consumer", sa.String(100), primary_key=True),
+        sa.Column("event_type", sa.String(100), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
-    drop_messaging_tables(op)
+    op.drop_table("inbox")
+    op.drop_index("ix_outbox_pending", table_name="outbox")
+    op.drop_table("outbox")
     op.drop_index("ix_assessments_number", table_name="assessments")
     op.drop_table("assessments")
