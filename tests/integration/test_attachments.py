@@ -3,8 +3,12 @@ checksummed, downloadable under the complaint's access rules."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
@@ -12,9 +16,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from cqm_shared.db import upgrade
 from intake.adapters.storage import LocalFolderStore, S3Store
-from tests.conftest import BrokerNamespace
-from tests.helpers import asgi_client, auth, running_service
+from intake.entrypoints.cli import sweep, sweep_main
+from tests.conftest import POLICY_DIR, BrokerNamespace
+from tests.helpers import asgi_client, auth, migrations_dir, running_service
+from tests.integration.intake_app import running_intake
 from tests.integration.test_numbering import form
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
@@ -111,3 +118,134 @@ async def test_s3_store_round_trip(s3_endpoint: str, monkeypatch: pytest.MonkeyP
     store = S3Store("complaints", s3_endpoint, "us-east-1")
     await store.put("F01/F01-2611-0001/abc", PDF, "application/pdf")
     assert await store.get("F01/F01-2611-0001/abc") == PDF
+    [stored] = await store.list()
+    assert stored.key == "F01/F01-2611-0001/abc" and stored.modified_at.tzinfo is not None
+    await store.delete("F01/F01-2611-0001/abc")
+    await store.delete("F01/F01-2611-0001/abc")  # already gone: no error
+    assert await store.list() == []
+
+
+# -- storing outside the transaction (issue 7) --------------------------------------------------------
+
+
+class ProbingStore(LocalFolderStore):
+    """A local store that runs `meanwhile` while it stores bytes (i.e. in the middle of an upload)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.meanwhile: Callable[[], Awaitable[None]] | None = None
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        if self.meanwhile is not None:
+            await self.meanwhile()
+        await super().put(key, data, content_type)
+
+
+@pytest.fixture
+async def probed(
+    sqlite_url: str, broker_ns: BrokerNamespace, tmp_path: Path
+) -> AsyncIterator[tuple[FastAPI, ProbingStore]]:
+    store = ProbingStore(tmp_path / "files")
+    async with running_intake(
+        sqlite_url, broker_ns, attachments=store, attachment_dir=tmp_path / "files", attachment_max_bytes=64 * 1024
+    ) as app:
+        yield app, store
+
+
+async def test_the_bytes_are_stored_while_no_transaction_is_open(probed: tuple[FastAPI, ProbingStore]) -> None:
+    """The upload stored its bytes inside the transaction holding the complaint's row lock (on
+    SQLite the database's one write lock): nobody could register a complaint meanwhile."""
+    app, store = probed
+    async with client(app) as c:
+        number = (await c.post("/api/v1/complaints", json=form("F01"))).json()["number"]
+        meanwhile: list[int] = []
+
+        async def register_another() -> None:
+            answer = await asyncio.wait_for(c.post("/api/v1/complaints", json=form("F01", 1)), timeout=5)
+            meanwhile.append(answer.status_code)
+
+        store.meanwhile = register_another
+        uploaded = await c.post(f"/api/v1/complaints/{number}/attachments", files={"file": ("p.png", PNG, "image/png")})
+        assert uploaded.status_code == 201, uploaded.text
+    assert meanwhile == [201]
+
+
+async def test_stored_bytes_are_deleted_when_the_complaint_is_withdrawn_meanwhile(
+    probed: tuple[FastAPI, ProbingStore], tmp_path: Path
+) -> None:
+    app, store = probed
+    async with client(app) as c:
+        number = (await c.post("/api/v1/complaints", json=form("F01"))).json()["number"]
+
+        async def withdraw() -> None:
+            answer = await c.post(f"/api/v1/complaints/{number}/withdrawal", json={"reason": "客户撤回"})
+            assert answer.status_code == 200
+
+        store.meanwhile = withdraw
+        url = f"/api/v1/complaints/{number}/attachments"
+        refused = await c.post(url, files={"file": ("p.png", PNG, "image/png")})
+        assert refused.status_code == 409
+        assert (refused.json()["state"], refused.json()["action"]) == ("withdrawn", "attach")
+        store.meanwhile = None
+        assert (await c.get(url)).json() == []
+        assert (await c.post(url, files={"file": ("p.png", PNG, "image/png")})).status_code == 409
+    folder = tmp_path / "files" / "F01" / number
+    assert not folder.exists() or list(folder.iterdir()) == []  # stored, then deleted again
+    async with client(app, "auditor") as c:
+        trail = (await c.get("/api/v1/audit", params={"complaint": number})).json()
+    assert [e["action"] for e in trail] == ["register", "withdraw"]
+
+
+async def test_an_unknown_complaint_is_404_before_the_file_is_judged(intake: FastAPI) -> None:
+    url = "/api/v1/complaints/F01-2611-0999/attachments"
+    async with client(intake) as c:
+        for files in ({"file": ("empty.png", b"", "image/png")}, {"file": ("x.exe", b"MZ", "image/png")}):
+            assert (await c.post(url, files=files)).status_code == 404
+        assert (await c.post(url, files={"other": ("x", b"x")})).status_code == 404  # no file at all
+    async with client(intake, "customer_service", "F02") as c:
+        assert (await c.post(url, files={"file": ("p.png", PNG, "image/png")})).status_code == 404
+
+
+async def test_the_sweep_deletes_old_stored_files_without_a_row(intake: FastAPI, tmp_path: Path) -> None:
+    async with client(intake) as c:
+        number = (await c.post("/api/v1/complaints", json=form("F01"))).json()["number"]
+        kept = (
+            await c.post(f"/api/v1/complaints/{number}/attachments", files={"file": ("p.png", PNG, "image/png")})
+        ).json()
+    folder = tmp_path / "files" / "F01" / number
+    crashed, in_flight = folder / "crashed-before-recording", folder / "upload-in-flight"
+    crashed.write_bytes(PNG)
+    in_flight.write_bytes(PNG)
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(crashed, (two_days_ago, two_days_ago))
+    os.utime(folder / kept["id"], (two_days_ago, two_days_ago))
+    settings = intake.state.settings
+    listed = await sweep(settings, grace=timedelta(hours=24), dry_run=True)
+    assert listed == [f"F01/{number}/crashed-before-recording"] and crashed.exists()
+    assert await sweep(settings, grace=timedelta(hours=24)) == listed
+    assert sorted(p.name for p in folder.iterdir()) == sorted([kept["id"], "upload-in-flight"])
+    async with client(intake) as c:
+        download = await c.get(f"/api/v1/complaints/{number}/attachments/{kept['id']}")
+        assert download.content == PNG
+
+
+def test_the_sweep_command(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m intake sweep-attachments`"""
+    upgrade(migrations_dir("intake"), sqlite_url)
+    orphan = tmp_path / "files" / "F01" / "F01-2611-0001" / "crashed"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(PNG)
+    an_hour_ago = time.time() - 3600
+    os.utime(orphan, (an_hour_ago, an_hour_ago))
+    for name, value in {
+        "DATABASE_URL": sqlite_url,
+        "ATTACHMENT_DIR": str(tmp_path / "files"),
+        "POLICY_DIR": str(POLICY_DIR),
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert sweep_main(["--dry-run"]) == 0  # the default grace (24 hours) keeps it
+    assert capsys.readouterr().out == "" and orphan.exists()
+    assert sweep_main(["--grace-hours", "0.5"]) == 0
+    assert capsys.readouterr().out == "F01/F01-2611-0001/crashed\n" and not orphan.exists()

@@ -16,13 +16,18 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
+from cqm_shared.clock import FakeClock
 from cqm_shared.contracts.complaint import ComplaintForm
 from cqm_shared.contracts.envelope import CloudEvent, new_event
+from cqm_shared.messaging.consumer import REASON_HEADER
+from cqm_shared.messaging.outbox import pending_count
 from intake.adapters.orm import complaints, rejected_submissions
 from intake.service.handlers import register_complaint
 from tests.conftest import BrokerNamespace
-from tests.helpers import asgi_client, auth, drain, publish, running_service, wait_for
+from tests.helpers import asgi_client, auth, drain, drain_all, publish, running_service, wait_for
+from tests.integration.intake_app import running_intake, unit_of_work
 from tests.integration.test_numbering import form
 
 
@@ -69,10 +74,24 @@ async def test_a_submission_retried_three_times_registers_one_complaint(
     # the sender retries: the same event id twice, then a new id with the same external_ref
     for event in (first, first, submitted(data)):
         await publish(broker_ns, event.routing_key, event.to_json(), message_id=str(event.id))
-    [message] = await drain(broker_ns, probe, expect=1, timeout=15)
-    await asyncio.sleep(1.0)  # give a wrongly doubled registration the time to show
+    # A positive barrier instead of a pause: the consumer has counted a final outcome for each of
+    # the three deliveries (they may be handled concurrently, so a later marker message would not
+    # prove the earlier ones done), and the outbox is empty, so every registration they caused
+    # has been confirmed by the broker, i.e. routed to the probe queue.
+    queue = f"{broker_ns.queue_prefix}intake.submissions"
+
+    async def all_handled_and_relayed() -> bool:
+        handled = sum(
+            REGISTRY.get_sample_value("cqm_events_consumed_total", {"queue": queue, "outcome": outcome}) or 0.0
+            for outcome in ("processed", "duplicate", "ignored", "dead_lettered")
+        )
+        async with intake.state.runtime.sessions() as session:
+            pending = await pending_count(session, intake.state.runtime.tables.outbox)
+        return handled >= 3 and pending == 0
+
+    await wait_for(all_handled_and_relayed, timeout=20)
     assert await count(intake, complaints) == 1
-    assert await drain(broker_ns, probe, expect=1, timeout=1) == []
+    [message] = await drain_all(broker_ns, probe)
     record = CloudEvent.from_json(message.body).data
     assert record["external_ref"] == "CRM-2026-004711" and record["channel"] == "system"
     async with client(intake, "auditor", "F01") as c:
@@ -123,7 +142,7 @@ async def test_an_invalid_submission_is_answered_with_complaint_rejected(
 
 
 async def test_repeats_are_linked_flagged_and_not_double_counted(intake: FastAPI) -> None:
-    runtime, policies = intake.state.runtime, intake.state.policies
+    policies = intake.state.policies
     base = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
 
     async def at(moment: datetime, company: str, order: str = "SO-1", part: str = "PC-1") -> str:
@@ -132,10 +151,10 @@ async def test_repeats_are_linked_flagged_and_not_double_counted(intake: FastAPI
             "customer": {"company": company, "contact_name": "王", "phone": "13800000000"},
             "product": {"part_number": part, "order_number": order},
         }
-        record = await register_complaint(
-            runtime.transaction, policies, ComplaintForm.model_validate(data), source="/t", actor="user:t", now=moment
+        registration = await register_complaint(
+            unit_of_work(intake, at=moment), policies, ComplaintForm.model_validate(data), source="/t"
         )
-        return record.number
+        return registration.complaint.number
 
     first = await at(base, "华东建工 Ltd.")
     again = await at(base + timedelta(days=3), "华东建工ＬＴＤ")  # full-width, other punctuation: same customer
@@ -316,8 +335,10 @@ async def test_unknown_factory_is_a_field_error(intake: FastAPI) -> None:
 
 
 def test_json_bodies_round_trip() -> None:
-    # guard against a test helper drifting from the contract's form
-    assert ComplaintForm.model_validate(json.loads(json.dumps(form("F01"))))
+    # guard against a test helper drifting from the contract's form: every field the helper
+    # sends is read as sent (a model instance is always truthy, so asserting it proved nothing)
+    sent = json.loads(json.dumps(form("F01")))
+    assert ComplaintForm.model_validate(sent).model_dump(mode="json", exclude_unset=True) == sent
 
 
 async def test_asyncapi_documents_what_other_systems_send_and_receive(intake: FastAPI) -> None:
@@ -326,8 +347,181 @@ async def test_asyncapi_documents_what_other_systems_send_and_receive(intake: Fa
     channels = {c["address"]: name for name, c in document["channels"].items()}
     assert "complaint.submitted.*" in channels and "complaint.rejected.{factory}" in channels
     submitted = document["components"]["messages"][f"{channels['complaint.submitted.*']}:SubscribeMessage"]
-    assert submitted["payload"] == {"$ref": "#/components/schemas/ComplaintForm"}
+    assert submitted["payload"] == {"$ref": "#/components/schemas/CloudEvent.complaint.submitted"}
     assert submitted["contentType"] == "application/cloudevents+json"
+    envelope = document["components"]["schemas"]["CloudEvent.complaint.submitted"]
+    assert envelope["allOf"][1]["properties"]["data"] == {"$ref": "#/components/schemas/ComplaintForm"}
     form_schema = document["components"]["schemas"]["ComplaintForm"]
     assert {"factory", "channel", "customer", "product", "phenomenon"} <= set(form_schema["required"])
     assert "Customer" in document["components"]["schemas"]
+
+
+# -- the unit-of-work shape (issue 7): versions, envelopes, documented rules --------------------------
+
+
+async def test_versions_etags_and_if_match_keep_two_editors_apart(intake: FastAPI) -> None:
+    async with client(intake) as c:
+        created = await c.post("/api/v1/complaints", json=form("F01"))
+        number = created.json()["number"]
+        assert created.headers["etag"] == '"1"' and created.json()["version"] == 1
+        read = await c.get(f"/api/v1/complaints/{number}")
+        assert read.headers["etag"] == '"1"' and read.json()["version"] == 1
+        url = f"/api/v1/complaints/{number}"
+        change = {"changes": {"current_state": "sorted"}, "reason": "new facts"}
+        amended = await c.post(f"{url}/amendments", json=change, headers={"If-Match": '"1"'})
+        assert amended.status_code == 200, amended.text
+        assert amended.headers["etag"] == '"2"'
+        stale = await c.post(f"{url}/amendments", json=change, headers={"If-Match": '"1"'})
+        assert stale.status_code == 409 and stale.headers["content-type"] == "application/problem+json"
+        assert (stale.json()["expected_version"], stale.json()["version"]) == (1, 2)
+        assert (await c.post(f"{url}/withdrawal", json={"reason": "x"}, headers={"If-Match": '"1"'})).status_code == 409
+        assert (await c.post(f"{url}/amendments", json=change, headers={"If-Match": "soon"})).status_code == 422
+        withdrawn = await c.post(f"{url}/withdrawal", json={"reason": "客户撤回"}, headers={"If-Match": '"2"'})
+        assert withdrawn.status_code == 200 and withdrawn.headers["etag"] == '"3"'
+        assert withdrawn.json()["version"] == 3 and withdrawn.json()["status"] == "withdrawn"
+        refused = await c.post(f"{url}/amendments", json=change)
+        assert refused.status_code == 409
+        assert (refused.json()["state"], refused.json()["action"]) == ("withdrawn", "amend")
+        assert "withdrawn" in refused.json()["detail"] and "amend" in refused.json()["detail"]
+        history = (await c.get(f"{url}/history")).json()
+        assert history["current"]["version"] == 3
+        assert [r["action"] for r in history["revisions"]] == ["amend", "withdraw"]
+
+
+async def test_a_submission_of_an_unsupported_dataversion_is_dead_lettered(
+    intake: FastAPI, broker_ns: BrokerNamespace
+) -> None:
+    """It was registered as if it were version 1."""
+    dlq = f"{broker_ns.queue_prefix}intake.submissions.dlq"
+    future = json.loads(submitted({**form("F01"), "external_ref": "V99"}).to_json())
+    future["dataversion"] = 99
+    await publish(broker_ns, "complaint.submitted.f01", json.dumps(future).encode(), message_id=future["id"])
+    [dead] = await drain(broker_ns, dlq, expect=1, timeout=15)
+    reason = str(dead.headers[REASON_HEADER])
+    assert "unsupported dataversion" in reason and "99" in reason
+    assert json.loads(dead.body)["id"] == future["id"]
+    assert await count(intake, complaints) == 0 and await count(intake, rejected_submissions) == 0
+
+
+async def test_a_binary_mode_submission_is_registered(intake: FastAPI, broker_ns: BrokerNamespace) -> None:
+    """CloudEvents AMQP binding, binary content mode: attributes as `cloudEvents:` properties, the form as body."""
+    event = submitted({**form("F01"), "external_ref": "BIN-1"})
+    headers: dict[str, Any] = {
+        "cloudEvents:specversion": "1.0",
+        "cloudEvents:id": str(event.id),
+        "cloudEvents:type": event.type,
+        "cloudEvents:source": event.source,
+        "cloudEvents:time": event.time.isoformat(),
+        "cloudEvents:factory": "F01",
+        "cloudEvents:dataversion": 1,
+    }
+    connection = await aio_pika.connect(broker_ns.url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.declare_exchange(broker_ns.exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        body = json.dumps(event.data).encode()
+        message = aio_pika.Message(body, content_type="application/json", headers=headers, message_id=str(event.id))
+        await exchange.publish(message, routing_key=event.routing_key)
+
+    async def registered() -> list[str]:
+        async with intake.state.runtime.sessions() as session:
+            found = sa.select(complaints.c.number, complaints.c.source).where(complaints.c.external_ref == "BIN-1")
+            return [f"{r.number} {r.source}" for r in (await session.execute(found)).all()]
+
+    [row] = await wait_for(registered)
+    assert row.endswith(" https://crm.example.com")
+
+
+async def test_the_export_streams_every_complaint_across_pages(database_url: str, broker_ns: BrokerNamespace) -> None:
+    """It stopped silently at 50,000 rows; now every match is written, read in keyset pages
+    (here of 2, all registered in the same microsecond: the number breaks the ties)."""
+    clock = FakeClock(datetime(2026, 11, 21, 8, 30, tzinfo=UTC))
+    async with running_intake(database_url, broker_ns, clock=clock, export_page_size=2) as app:
+        async with client(app) as c:
+            for i in range(7):
+                assert (await c.post("/api/v1/complaints", json=form("F01", i))).status_code == 201
+            await c.post("/api/v1/complaints", json=form("F02", 9))
+            exported = await c.get("/api/v1/complaints/export.csv", params={"factory": "F01"})
+            everything = await c.get("/api/v1/complaints/export.csv")
+        numbers = [r[0] for r in list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))[1:]]
+        rows = list(csv.reader(io.StringIO(everything.content.decode("utf-8-sig"))))[1:]
+        assert numbers == [f"F01-2611-{i:04d}" for i in range(1, 8)]  # every one, oldest first
+        assert len(rows) == await count(app, complaints) == 8
+
+
+async def test_triage_severity_is_a_revision_in_the_history(intake: FastAPI, broker_ns: BrokerNamespace) -> None:
+    """The severity changed the complaint without a revision, so /history did not show it."""
+    async with client(intake) as c:
+        number = (await c.post("/api/v1/complaints", json=form("F01"))).json()["number"]
+    triaged = new_event(
+        type="investigation.triaged",
+        source="/services/investigation",
+        factory="F01",
+        subject=number,
+        data={
+            "number": number,
+            "factory": "F01",
+            "triaged_at": datetime.now(UTC).isoformat(),
+            "valid": True,
+            "category": "quality",
+            "severity": "major",
+            "actor": "user:qe-7",
+        },
+    )
+    await publish(broker_ns, triaged.routing_key, triaged.to_json())
+    async with client(intake, "quality_engineer", "F01") as c:
+
+        async def revisions() -> list[dict[str, Any]]:
+            history = (await c.get(f"/api/v1/complaints/{number}/history")).json()
+            return list(history["revisions"])
+
+        [revision] = await wait_for(revisions)
+        current = (await c.get(f"/api/v1/complaints/{number}")).json()
+    assert (revision["action"], revision["actor"], revision["revision"]) == ("severity", "user:qe-7", 1)
+    assert revision["changes"] == [{"field": "severity", "before": None, "after": "major"}]
+    assert revision["record_before"]["severity"] is None
+    assert current["severity"] == "major" and current["version"] == 2
+    async with client(intake, "auditor") as c:
+        trail = (await c.get("/api/v1/audit", params={"complaint": number})).json()
+    assert [e["action"] for e in trail] == ["register", "severity"]
+
+
+async def test_the_documented_schema_and_the_behaviour_agree(intake: FastAPI) -> None:
+    """What OpenAPI promises the server accepts, and what it refuses the schema states."""
+    async with client(intake) as c:
+        spec = (await c.get("/openapi.json")).json()
+        schemas = spec["components"]["schemas"]
+        # 100.0 is an integer to JSON Schema: a quantity sent so is read as 100
+        assert schemas["Product"]["properties"]["quantity_shipped"]["anyOf"][0]["type"] == "integer"
+        product = {"part_number": "PC-1", "quantity_shipped": 100.0, "quantity_defective": 2.0}
+        whole = {**form("F01"), "product": product}
+        created = await c.post("/api/v1/complaints", json=whole)
+        assert created.status_code == 201, created.text
+        assert created.json()["product"]["quantity_shipped"] == 100 and created.json()["defect_rate"] == "2.00"
+        fraction = {**form("F01"), "product": {"part_number": "PC-1", "quantity_shipped": 100.5}}
+        assert (await c.post("/api/v1/complaints", json=fraction)).status_code == 422
+        number = created.json()["number"]
+        # a correction names at least one field, and fields that cannot be empty are not nullable
+        amendable = schemas["AmendableFields"]
+        assert amendable["minProperties"] == 1
+        assert "null" not in json.dumps(amendable["properties"]["channel"])
+        for changes in ({}, {"channel": None}):
+            answer = await c.post(f"/api/v1/complaints/{number}/amendments", json={"changes": changes, "reason": "x"})
+            assert answer.status_code == 422, changes
+        # attachments: the types, the non-empty rule and the refusals are in the document
+        upload = spec["paths"]["/api/v1/complaints/{number}/attachments"]["post"]
+        multipart = upload["requestBody"]["content"]["multipart/form-data"]
+        assert set(multipart["encoding"]["file"]["contentType"].split(", ")) == {
+            "image/jpeg",
+            "image/png",
+            "image/gif",
+            "image/webp",
+            "application/pdf",
+        }
+        body = schemas[multipart["schema"]["$ref"].rsplit("/", 1)[1]]
+        assert body["required"] == ["file"] and body["properties"]["file"]["minLength"] == 1
+        assert {"404", "409", "413", "415", "422"} <= set(upload["responses"])
+        # an unknown complaint is 404 whatever the file (it was 422 for a missing or empty file)
+        unknown = "/api/v1/complaints/F01-2611-0999/attachments"
+        assert (await c.post(unknown, files={"file": ("e.png", b"", "image/png")})).status_code == 404
+        assert (await c.post(unknown, data={"other": "x"}, files={"x": ("a", b"a")})).status_code == 404

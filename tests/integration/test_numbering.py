@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from cqm_shared.contracts.complaint import ComplaintForm
 from intake.service.handlers import register_complaint
 from tests.conftest import BrokerNamespace
 from tests.helpers import auth, running_service
+from tests.integration.intake_app import running_intake, unit_of_work
 
 
 def form(factory: str = "F01", i: int = 0) -> dict[str, Any]:
@@ -24,6 +26,16 @@ def form(factory: str = "F01", i: int = 0) -> dict[str, Any]:
         "product": {"part_number": f"PC-{i}", "quantity_shipped": 10, "quantity_defective": 1},
         "phenomenon": "尺寸超差 dimension out of tolerance",
     }
+
+
+class CyclingClock:
+    """A clock whose every reading is the next of a few moments, round and round."""
+
+    def __init__(self, moments: list[datetime]) -> None:
+        self._moments: Iterator[datetime] = itertools.cycle(moments)
+
+    def now(self) -> datetime:
+        return next(self._moments)
 
 
 async def test_50_concurrent_posts_get_50_consecutive_numbers(database_url: str, broker_ns: BrokerNamespace) -> None:
@@ -45,22 +57,19 @@ async def test_serials_restart_each_month_per_factory_under_concurrency(
     november = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
     december = datetime(2026, 11, 30, 16, 30, tzinfo=UTC)
     async with running_service("intake", database_url, broker_ns) as app:
-        runtime, policies = app.state.runtime, app.state.policies
         jobs = [
             register_complaint(
-                runtime.transaction,
-                policies,
+                unit_of_work(app, at=moment),
+                app.state.policies,
                 ComplaintForm.model_validate(form(factory, i)),
                 source="/test",
-                actor="user:tester",
-                now=moment,
             )
             for i in range(10)
             for factory in ("F01", "F02")
             for moment in (november, december)
         ]
-        records = await asyncio.gather(*jobs)
-    numbers = sorted(r.number for r in records)
+        registrations = await asyncio.gather(*jobs)
+    numbers = sorted(r.complaint.number for r in registrations)
     expected = sorted(
         f"{factory}-{period}-{serial:04d}"
         for factory in ("F01", "F02")
@@ -76,9 +85,8 @@ async def test_200_concurrent_requests_across_two_factories_and_a_month_boundary
     # Requests arrive while the month turns (Shanghai time): the clock gives 23:59:59 on 30 November
     # and 00:00:00 on 1 December in a cycle of three, so both factories get both months.
     november, december = datetime(2026, 11, 30, 15, 59, 59, tzinfo=UTC), datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
-    moments = itertools.cycle([november, december, december])
-    async with running_service("intake", database_url, broker_ns, rate_limit_burst=1000) as app:
-        app.state.clock = lambda: next(moments)
+    clock = CyclingClock([november, december, december])
+    async with running_intake(database_url, broker_ns, clock=clock, rate_limit_burst=1000) as app:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake", headers=auth()) as client:
             answers = await asyncio.gather(

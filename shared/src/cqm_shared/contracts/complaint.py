@@ -48,7 +48,17 @@ def _text_or_value(value: object) -> object:
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 DateText = Annotated[date, BeforeValidator(_text_or_value)]
 DateTimeText = Annotated[AwareDatetime, BeforeValidator(_text_or_value)]
-Quantity = Annotated[StrictInt, Field(ge=0, le=10**9)]
+
+
+def _whole_number(value: object) -> object:
+    """JSON Schema counts 100.0 as an integer, so a client may send it: read it as 100
+    (a fraction, text or a boolean is still refused)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Quantity = Annotated[StrictInt, Field(ge=0, le=10**9), BeforeValidator(_whole_number)]
 Phone = Annotated[str, Field(pattern=r"^\+?[0-9][0-9 ()\-]{5,24}$")]
 
 

@@ -33,6 +33,8 @@ complaints = sa.Table(
     sa.Column("repeat_of", sa.String(32), nullable=True),
     sa.Column("severity", sa.String(20), nullable=True),
     sa.Column("search_text", sa.Text, nullable=False, server_default=""),
+    # Optimistic concurrency (added in 0004): every change is `UPDATE ... WHERE version = :read`.
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.UniqueConstraint("factory", "period", "serial", name="uq_complaints_factory_period_serial"),
     # A sender's own reference names one complaint per sender (CONTRACT.md, external_ref).
     sa.UniqueConstraint("source", "external_ref", name="uq_complaints_source_external_ref"),
@@ -74,6 +76,8 @@ attachments = sa.Table(
     sa.Column("uploaded_at", UTCDateTime, nullable=False),
     sa.Column("uploaded_by", sa.String(200), nullable=False),
 )
+# The orphan sweep asks which stored files have a row (added in 0004).
+sa.Index("ix_attachments_storage_key", attachments.c.storage_key, unique=True)
 
 # complaint.submitted events that were invalid: kept (nothing is lost) and answered with
 # complaint.rejected.

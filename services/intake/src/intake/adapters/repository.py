@@ -1,42 +1,65 @@
-"""Reading and writing complaints in the intake database."""
+"""Complaints and rejected submissions in the intake database.
+
+The record is kept as JSON beside the columns that are queried (status, customer, part,
+severity, search text…); every change is an optimistic `UPDATE ... WHERE version = :read`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cqm_shared.contracts.complaint import ComplaintRecord, ComplaintStatus
-from cqm_shared.contracts.events import FieldChange
+from cqm_shared.domain import StaleVersion
 from intake.adapters.orm import attachments, complaint_revisions, complaints, number_sequences, rejected_submissions
-from intake.domain.corrections import customer_key, search_text
+from intake.domain.corrections import FieldChange, customer_key, search_text
+from intake.domain.model import (
+    Attachment,
+    Complaint,
+    FieldError,
+    RejectedSubmission,
+    Revision,
+    SenderReferenceTaken,
+)
+from intake.service.unit_of_work import ComplaintRepository, Position, RejectionRepository, SearchFilter
+
+_LAST_REVISION = (
+    sa.select(sa.func.coalesce(sa.func.max(complaint_revisions.c.revision), 0))
+    .where(complaint_revisions.c.number == complaints.c.number)
+    .correlate(complaints)
+    .scalar_subquery()
+    .label("last_revision")
+)
+_COLUMNS = (
+    complaints.c.number,
+    complaints.c.factory,
+    complaints.c.period,
+    complaints.c.serial,
+    complaints.c.source,
+    complaints.c.record,
+    complaints.c.version,
+)
 
 
-async def next_serial(session: AsyncSession, factory: str, period: str) -> int:
-    """Atomically take the next serial of (factory, month).
-
-    The upsert holds the sequence row's lock until the transaction ends, so concurrent
-    registrations queue here; a rolled-back registration gives its serial back (no gaps).
-    """
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(number_sequences)
-        .values(factory=factory, period=period, last_serial=1)
-        .on_conflict_do_update(
-            index_elements=[number_sequences.c.factory, number_sequences.c.period],
-            set_={"last_serial": number_sequences.c.last_serial + 1},
-        )
-        .returning(number_sequences.c.last_serial)
+def _complaint(row: Any, last_revision: int = 0) -> Complaint:
+    return Complaint(
+        number=row.number,
+        factory=row.factory,
+        details=ComplaintRecord.model_validate(row.record),
+        period=row.period,
+        serial=row.serial,
+        source=row.source,
+        last_revision=last_revision,
+        version=row.version,
     )
-    return int((await session.execute(stmt)).scalar_one())
 
 
-def _derived(record: ComplaintRecord) -> dict[str, Any]:
+def _columns_of(record: ComplaintRecord) -> dict[str, Any]:
     return {
         "status": record.status.value,
         "channel": record.channel.value,
@@ -51,126 +74,6 @@ def _derived(record: ComplaintRecord) -> dict[str, Any]:
         "search_text": search_text(record),
         "record": record.model_dump(mode="json"),
     }
-
-
-async def add(session: AsyncSession, record: ComplaintRecord, *, period: str, serial: int, source: str) -> None:
-    await session.execute(
-        sa.insert(complaints).values(
-            number=record.number,
-            factory=record.factory,
-            period=period,
-            serial=serial,
-            source=source,
-            external_ref=record.external_ref,
-            registered_at=record.registered_at,
-            **_derived(record),
-        )
-    )
-
-
-async def save(session: AsyncSession, record: ComplaintRecord) -> None:
-    """Write a changed record back (the caller keeps the history)."""
-    await session.execute(sa.update(complaints).where(complaints.c.number == record.number).values(**_derived(record)))
-
-
-async def get(session: AsyncSession, number: str, *, for_update: bool = False) -> ComplaintRecord | None:
-    stmt = sa.select(complaints.c.record).where(complaints.c.number == number)
-    if for_update:
-        stmt = stmt.with_for_update()
-    row = (await session.execute(stmt)).first()
-    return ComplaintRecord.model_validate(row.record) if row else None
-
-
-async def by_sender_reference(session: AsyncSession, source: str, external_ref: str) -> ComplaintRecord | None:
-    row = (
-        await session.execute(
-            sa.select(complaints.c.record).where(
-                complaints.c.source == source, complaints.c.external_ref == external_ref
-            )
-        )
-    ).first()
-    return ComplaintRecord.model_validate(row.record) if row else None
-
-
-async def repeat_original(
-    session: AsyncSession, factory: str, key: tuple[str, str, str], since: datetime
-) -> str | None:
-    """The first complaint of a repeat chain with this customer/order/part since `since`."""
-    company, order, part = key
-    c = complaints
-    row = (
-        await session.execute(
-            sa.select(c.c.number, c.c.repeat_of)
-            .where(
-                c.c.factory == factory,
-                c.c.customer_key == company,
-                c.c.order_number == order,
-                c.c.part_number == part,
-                c.c.registered_at >= since,
-                c.c.status != ComplaintStatus.WITHDRAWN.value,
-            )
-            .order_by(c.c.registered_at, c.c.number)
-            .limit(1)
-        )
-    ).first()
-    if row is None:
-        return None
-    return str(row.repeat_of or row.number)
-
-
-async def add_revision(
-    session: AsyncSession,
-    *,
-    number: str,
-    at: datetime,
-    actor: str,
-    action: str,
-    reason: str,
-    changes: list[FieldChange],
-    record_before: ComplaintRecord,
-) -> int:
-    latest = (
-        await session.execute(
-            sa.select(sa.func.max(complaint_revisions.c.revision)).where(complaint_revisions.c.number == number)
-        )
-    ).scalar_one()
-    revision = int(latest or 0) + 1
-    await session.execute(
-        sa.insert(complaint_revisions).values(
-            number=number,
-            revision=revision,
-            at=at,
-            actor=actor,
-            action=action,
-            reason=reason,
-            changes=[c.model_dump(mode="json") for c in changes],
-            record_before=record_before.model_dump(mode="json"),
-        )
-    )
-    return revision
-
-
-async def revisions(session: AsyncSession, number: str) -> list[sa.Row[Any]]:
-    stmt = (
-        sa.select(complaint_revisions)
-        .where(complaint_revisions.c.number == number)
-        .order_by(complaint_revisions.c.revision)
-    )
-    return list((await session.execute(stmt)).all())
-
-
-@dataclass(frozen=True)
-class SearchFilter:
-    factories: frozenset[str] | None  # the caller's; None = every factory
-    factory: str | None = None
-    status: str | None = None
-    customer: str | None = None
-    part: str | None = None
-    severity: str | None = None
-    text: str | None = None
-    registered_from: datetime | None = None
-    registered_to: datetime | None = None
-    include_repeats: bool = True
 
 
 def _filtered(stmt: Any, f: SearchFilter) -> Any:
@@ -198,42 +101,211 @@ def _filtered(stmt: Any, f: SearchFilter) -> Any:
     return stmt
 
 
-async def search(
-    session: AsyncSession, f: SearchFilter, *, after: tuple[datetime, str] | None, limit: int, ascending: bool = False
-) -> list[ComplaintRecord]:
-    """Keyset-paginated on (registered_at, number), newest first unless `ascending`."""
-    c = complaints
-    order = (c.c.registered_at, c.c.number) if ascending else (c.c.registered_at.desc(), c.c.number.desc())
-    stmt = _filtered(sa.select(c.c.record), f).order_by(*order).limit(limit)
-    if after:
-        at, number = after
-        if ascending:
-            stmt = stmt.where(sa.or_(c.c.registered_at > at, sa.and_(c.c.registered_at == at, c.c.number > number)))
-        else:
-            stmt = stmt.where(sa.or_(c.c.registered_at < at, sa.and_(c.c.registered_at == at, c.c.number < number)))
-    rows = (await session.execute(stmt)).all()
-    return [ComplaintRecord.model_validate(r.record) for r in rows]
+class SqlComplaintRepository(ComplaintRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__()
+        self._session = session
 
+    async def get(self, number: str) -> Complaint | None:
+        row = (
+            await self._session.execute(sa.select(*_COLUMNS, _LAST_REVISION).where(complaints.c.number == number))
+        ).first()
+        return self._track(_complaint(row, row.last_revision)) if row is not None else None
 
-async def counts(session: AsyncSession, f: SearchFilter) -> dict[str, Any]:
-    """Complaint counts by month and channel; repeats and withdrawn complaints apart."""
-    c = complaints
-    base = _filtered(sa.select(c.c.period, c.c.channel, c.c.status, c.c.repeat_of), f).subquery()
-    rows = (
-        await session.execute(
-            sa.select(
-                base.c.period,
-                base.c.channel,
-                base.c.status,
-                (base.c.repeat_of.is_not(None)).label("repeat"),
-                sa.func.count().label("n"),
-            ).group_by(base.c.period, base.c.channel, base.c.status, "repeat")
+    async def next_serial(self, factory: str, period: str) -> int:
+        """The upsert holds the sequence row's lock until the transaction ends, so concurrent
+        registrations queue here; a rolled-back registration gives its serial back (no gaps)."""
+        bind = self._session.bind
+        insert: Any = postgresql.insert if bind is not None and bind.dialect.name == "postgresql" else sqlite.insert
+        stmt = (
+            insert(number_sequences)
+            .values(factory=factory, period=period, last_serial=1)
+            .on_conflict_do_update(
+                index_elements=[number_sequences.c.factory, number_sequences.c.period],
+                set_={"last_serial": number_sequences.c.last_serial + 1},
+            )
+            .returning(number_sequences.c.last_serial)
         )
-    ).all()
+        return int((await self._session.execute(stmt)).scalar_one())
+
+    async def by_sender_reference(self, source: str, external_ref: str) -> Complaint | None:
+        row = (
+            await self._session.execute(
+                sa.select(*_COLUMNS, _LAST_REVISION).where(
+                    complaints.c.source == source, complaints.c.external_ref == external_ref
+                )
+            )
+        ).first()
+        return self._track(_complaint(row, row.last_revision)) if row is not None else None
+
+    async def repeat_original(self, factory: str, key: tuple[str, str, str], since: datetime) -> str | None:
+        company, order, part = key
+        c = complaints
+        row = (
+            await self._session.execute(
+                sa.select(c.c.number, c.c.repeat_of)
+                .where(
+                    c.c.factory == factory,
+                    c.c.customer_key == company,
+                    c.c.order_number == order,
+                    c.c.part_number == part,
+                    c.c.registered_at >= since,
+                    c.c.status != ComplaintStatus.WITHDRAWN.value,
+                )
+                .order_by(c.c.registered_at, c.c.number)
+                .limit(1)
+            )
+        ).first()
+        if row is None:
+            return None
+        return str(row.repeat_of or row.number)
+
+    async def search(
+        self, f: SearchFilter, *, after: Position | None, limit: int, ascending: bool = False
+    ) -> list[Complaint]:
+        c = complaints
+        order = (c.c.registered_at, c.c.number) if ascending else (c.c.registered_at.desc(), c.c.number.desc())
+        stmt = _filtered(sa.select(*_COLUMNS), f).order_by(*order).limit(limit)
+        if after:
+            at, number = after
+            if ascending:
+                stmt = stmt.where(sa.or_(c.c.registered_at > at, sa.and_(c.c.registered_at == at, c.c.number > number)))
+            else:
+                stmt = stmt.where(sa.or_(c.c.registered_at < at, sa.and_(c.c.registered_at == at, c.c.number < number)))
+        return [_complaint(r) for r in (await self._session.execute(stmt)).all()]
+
+    async def counts(self, f: SearchFilter) -> dict[str, Any]:
+        """Complaint counts by month and channel; repeats and withdrawn complaints apart."""
+        c = complaints
+        base = _filtered(sa.select(c.c.period, c.c.channel, c.c.status, c.c.repeat_of), f).subquery()
+        rows = (
+            await self._session.execute(
+                sa.select(
+                    base.c.period,
+                    base.c.channel,
+                    base.c.status,
+                    (base.c.repeat_of.is_not(None)).label("repeat"),
+                    sa.func.count().label("n"),
+                ).group_by(base.c.period, base.c.channel, base.c.status, "repeat")
+            )
+        ).all()
+        return tally([(r.period, r.channel, r.status, bool(r.repeat), int(r.n)) for r in rows])
+
+    async def revisions(self, number: str) -> list[Revision]:
+        r = complaint_revisions
+        rows = (await self._session.execute(sa.select(r).where(r.c.number == number).order_by(r.c.revision))).all()
+        return [
+            Revision(
+                revision=row.revision,
+                at=row.at,
+                actor=row.actor,
+                action=row.action,
+                reason=row.reason,
+                changes=tuple(FieldChange(c["field"], c.get("before"), c.get("after")) for c in row.changes),
+                record_before=ComplaintRecord.model_validate(row.record_before),
+            )
+            for row in rows
+        ]
+
+    async def attachments(self, number: str) -> list[Attachment]:
+        a = attachments
+        stmt = sa.select(a).where(a.c.number == number).order_by(a.c.uploaded_at, a.c.id)
+        return [_attachment(row) for row in (await self._session.execute(stmt)).all()]
+
+    async def attachment(self, number: str, attachment_id: str) -> Attachment | None:
+        a = attachments
+        row = (await self._session.execute(sa.select(a).where(a.c.number == number, a.c.id == attachment_id))).first()
+        return _attachment(row) if row is not None else None
+
+    async def recorded_storage_keys(self, keys: list[str]) -> set[str]:
+        if not keys:
+            return set()
+        a = attachments
+        rows = await self._session.execute(sa.select(a.c.storage_key).where(a.c.storage_key.in_(keys)))
+        return {str(k) for k in rows.scalars()}
+
+    async def _insert(self, complaint: Complaint) -> None:
+        record = complaint.details
+        try:
+            await self._session.execute(
+                sa.insert(complaints).values(
+                    number=complaint.number,
+                    factory=complaint.factory,
+                    period=complaint.period,
+                    serial=complaint.serial,
+                    source=complaint.source,
+                    external_ref=record.external_ref,
+                    registered_at=record.registered_at,
+                    version=complaint.version,
+                    **_columns_of(record),
+                )
+            )
+        except IntegrityError as exc:
+            # A concurrent registration with the same sender's reference committed first.
+            if record.external_ref and "external_ref" in str(exc.orig):
+                raise SenderReferenceTaken(complaint.source, record.external_ref) from exc
+            raise
+        await self._write_children(complaint)
+
+    async def _update(self, complaint: Complaint, expected_version: int) -> None:
+        result = await self._session.execute(
+            sa.update(complaints)
+            .where(complaints.c.number == complaint.number, complaints.c.version == expected_version)
+            .values(version=complaint.version, **_columns_of(complaint.details))
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise StaleVersion(complaint.entity, complaint.number, expected_version, None)
+        await self._write_children(complaint)
+
+    async def _write_children(self, complaint: Complaint) -> None:
+        """Revisions and attachments recorded since the complaint was loaded."""
+        if complaint.new_revisions:
+            await self._session.execute(
+                sa.insert(complaint_revisions),
+                [
+                    {
+                        "number": complaint.number,
+                        "revision": r.revision,
+                        "at": r.at,
+                        "actor": r.actor,
+                        "action": r.action,
+                        "reason": r.reason,
+                        "changes": [{"field": c.field, "before": c.before, "after": c.after} for c in r.changes],
+                        "record_before": r.record_before.model_dump(mode="json"),
+                    }
+                    for r in complaint.new_revisions
+                ],
+            )
+        if complaint.new_attachments:
+            await self._session.execute(
+                sa.insert(attachments),
+                [{**a.summary(), "uploaded_at": a.uploaded_at} for a in complaint.new_attachments],
+            )
+        complaint.new_revisions.clear()
+        complaint.new_attachments.clear()
+
+
+def _attachment(row: sa.Row[Any]) -> Attachment:
+    return Attachment(
+        id=row.id,
+        number=row.number,
+        filename=row.filename,
+        content_type=row.content_type,
+        size=row.size,
+        sha256=row.sha256,
+        storage_key=row.storage_key,
+        uploaded_at=row.uploaded_at,
+        uploaded_by=row.uploaded_by,
+    )
+
+
+def tally(groups: list[tuple[str, str, str, bool, int]]) -> dict[str, Any]:
+    """(period, channel, status, repeat, n) groups -> counts by month and channel; repeats and
+    withdrawn complaints apart (not counted again)."""
     by_month: dict[str, int] = {}
     by_channel: dict[str, int] = {}
     total = repeats = withdrawn = 0
-    for period, channel, status, repeat, n in rows:
+    for period, channel, status, repeat, n in groups:
         if repeat:
             repeats += n
             continue
@@ -253,19 +325,41 @@ async def counts(session: AsyncSession, f: SearchFilter) -> dict[str, Any]:
     }
 
 
-async def add_attachment(session: AsyncSession, **values: Any) -> None:
-    await session.execute(sa.insert(attachments).values(**values))
+class SqlRejectionRepository(RejectionRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__()
+        self._session = session
 
+    async def get(self, event_id: str) -> RejectedSubmission | None:
+        r = rejected_submissions
+        row = (await self._session.execute(sa.select(r).where(r.c.event_id == event_id))).first()
+        if row is None:
+            return None
+        return self._track(
+            RejectedSubmission(
+                event_id=row.event_id,
+                source=row.source,
+                factory=row.factory,
+                external_ref=row.external_ref,
+                errors=tuple(FieldError(e["field"], e["message"], e.get("type", "invalid")) for e in row.errors),
+                data=row.data,
+                received_at=row.received_at,
+                version=1,
+            )
+        )
 
-async def attachment_list(session: AsyncSession, number: str) -> list[sa.Row[Any]]:
-    stmt = sa.select(attachments).where(attachments.c.number == number).order_by(attachments.c.uploaded_at)
-    return list((await session.execute(stmt)).all())
+    async def _insert(self, rejected: RejectedSubmission) -> None:
+        await self._session.execute(
+            sa.insert(rejected_submissions).values(
+                event_id=rejected.event_id,
+                source=rejected.source,
+                factory=rejected.factory,
+                external_ref=rejected.external_ref,
+                errors=[{"field": e.field, "message": e.message, "type": e.type} for e in rejected.errors],
+                data=rejected.data,
+                received_at=rejected.received_at,
+            )
+        )
 
-
-async def attachment(session: AsyncSession, number: str, attachment_id: str) -> sa.Row[Any] | None:
-    stmt = sa.select(attachments).where(attachments.c.number == number, attachments.c.id == attachment_id)
-    return (await session.execute(stmt)).first()
-
-
-async def add_rejected(session: AsyncSession, **values: Any) -> None:
-    await session.execute(sa.insert(rejected_submissions).values(**values))
+    async def _update(self, rejected: RejectedSubmission, expected_version: int) -> None:
+        raise StaleVersion(rejected.entity, rejected.event_id, expected_version, None)  # kept as received

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from intake.config import IntakeSettings
-
-
-class AttachmentStore(Protocol):
-    async def put(self, key: str, data: bytes, content_type: str) -> None: ...
-
-    async def get(self, key: str) -> bytes: ...
+from intake.service.unit_of_work import AttachmentStore, StoredFile
 
 
 class LocalFolderStore:
@@ -31,7 +27,7 @@ class LocalFolderStore:
 
         def write() -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".part")
+            tmp = path.with_name(path.name + ".part")
             tmp.write_bytes(data)
             os.replace(tmp, path)  # atomic: a reader never sees half a file
 
@@ -39,6 +35,24 @@ class LocalFolderStore:
 
     async def get(self, key: str) -> bytes:
         return await asyncio.to_thread(self._path(key).read_bytes)
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
+
+    async def list(self) -> list[StoredFile]:
+        def walk() -> list[StoredFile]:
+            if not self._root.is_dir():
+                return []
+            return [
+                StoredFile(
+                    path.relative_to(self._root).as_posix(),
+                    datetime.fromtimestamp(path.stat().st_mtime, UTC),
+                )
+                for path in self._root.rglob("*")
+                if path.is_file()
+            ]
+
+        return await asyncio.to_thread(walk)
 
 
 class S3Store:
@@ -59,6 +73,19 @@ class S3Store:
         answer = await asyncio.to_thread(self._client.get_object, Bucket=self._bucket, Key=key)
         body: bytes = await asyncio.to_thread(answer["Body"].read)
         return body
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._client.delete_object, Bucket=self._bucket, Key=key)
+
+    async def list(self) -> list[StoredFile]:
+        def walk() -> list[StoredFile]:
+            found = []
+            for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket):
+                for item in page.get("Contents", []):
+                    found.append(StoredFile(item["Key"], item["LastModified"].astimezone(UTC)))
+            return found
+
+        return await asyncio.to_thread(walk)
 
 
 def build_store(settings: IntakeSettings) -> AttachmentStore:

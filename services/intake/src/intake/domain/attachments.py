@@ -1,6 +1,11 @@
-"""Which files may be attached (不良图片, 报告): recognised by their content, not their name."""
+"""Which files may be attached (不良图片, 报告): recognised by their content, not their name. Pure."""
 
 from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from intake.domain.model import Attachment
 
 # Magic numbers of the types a complaint may carry.
 _SIGNATURES: list[tuple[bytes, int, str]] = [
@@ -17,6 +22,15 @@ EXTENSIONS = {
     "image/gif": ".gif",
     "image/webp": ".webp",
 }
+ALLOWED_TYPES = tuple(EXTENSIONS)
+
+
+class AttachmentRefused(ValueError):
+    """The file is empty (422), too large (413) or not an allowed type (415)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def sniff(head: bytes) -> str | None:
@@ -34,3 +48,50 @@ def safe_filename(name: str | None, media_type: str) -> str:
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     base = "".join(ch for ch in base if ch.isprintable() and ch not in '"<>|:*?')[:200].strip(". ")
     return base or f"attachment{EXTENSIONS[media_type]}"
+
+
+def accepted_type(data: bytes, declared_type: str | None, max_bytes: int) -> str:
+    """The media type of an acceptable upload, else AttachmentRefused with the status to answer."""
+    if not data:
+        raise AttachmentRefused(422, "the file is empty")
+    if len(data) > max_bytes:
+        raise AttachmentRefused(413, f"the file exceeds {max_bytes} bytes")
+    media_type = sniff(data[:16])
+    if media_type is None:
+        raise AttachmentRefused(415, "only JPEG, PNG, GIF, WebP images and PDF documents are accepted")
+    if declared_type and declared_type not in (media_type, "application/octet-stream"):
+        raise AttachmentRefused(415, f"the content is {media_type}, not {declared_type}")
+    return media_type
+
+
+def describe(
+    *,
+    attachment_id: str,
+    number: str,
+    factory: str,
+    data: bytes,
+    filename: str | None,
+    media_type: str,
+    at: datetime,
+    by: str,
+) -> Attachment:
+    """The attachment an accepted upload becomes; its bytes are stored under `storage_key`."""
+    return Attachment(
+        id=attachment_id,
+        number=number,
+        filename=safe_filename(filename, media_type),
+        content_type=media_type,
+        size=len(data),
+        sha256=checksum(data),
+        storage_key=storage_key(factory, number, attachment_id),
+        uploaded_at=at,
+        uploaded_by=by,
+    )
+
+
+def checksum(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def storage_key(factory: str, number: str, attachment_id: str) -> str:
+    return f"{factory}/{number}/{attachment_id}"

@@ -1,4 +1,4 @@
-"""Repeats, corrections (划改) and withdrawal of a complaint. Pure: no I/O.
+"""Repeats and corrections (划改) of a complaint record. Pure: no I/O.
 
 DOMAIN.md §2: the same customer + order + part within a window is linked as a repeat and
 not double counted. §7: records are never silently changed; a correction keeps the
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
-from cqm_shared.contracts.complaint import ComplaintForm, ComplaintRecord, ComplaintStatus
-from cqm_shared.contracts.events import FieldChange
+from cqm_shared.contracts.complaint import ComplaintFields, ComplaintForm, ComplaintRecord
 from intake.domain.policy import IntakePolicy
 
 # Fields of the record that are not the caller's to amend.
@@ -23,8 +23,13 @@ FIXED = frozenset({"factory", "number", "status", "registered_at", "external_ref
 _NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
 
 
-class CorrectionRefused(ValueError):
-    """The amendment or withdrawal is not allowed in the complaint's state."""
+@dataclass(frozen=True)
+class FieldChange:
+    """One field a revision changed (dotted path, e.g. product.quantity_defective), old and new value."""
+
+    field: str
+    before: Any = None
+    after: Any = None
 
 
 class InvalidAmendment(ValueError):
@@ -42,7 +47,7 @@ def repeat_window_start(registered_at: datetime, policy: IntakePolicy) -> dateti
     return registered_at - timedelta(days=policy.duplicate_window_days)
 
 
-def repeat_key(record: ComplaintRecord) -> tuple[str, str, str] | None:
+def repeat_key(record: ComplaintFields) -> tuple[str, str, str] | None:
     """(customer, order, part) when all three are known: only then can a repeat be told."""
     order, part = record.product.order_number, record.product.part_number
     if not order or not part:
@@ -85,10 +90,14 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> list[FieldChange]:
     ]
 
 
-def amend(record: ComplaintRecord, changes: dict[str, Any]) -> tuple[ComplaintRecord, list[FieldChange]]:
+def _errors(exc: ValidationError) -> list[dict[str, str]]:
+    return [{"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"]} for e in exc.errors()]
+
+
+def apply_changes(record: ComplaintRecord, changes: dict[str, Any]) -> tuple[ComplaintRecord, list[FieldChange]]:
     """The record with `changes` applied (top-level fields, nested objects replaced whole)."""
-    if record.status is ComplaintStatus.WITHDRAWN:
-        raise CorrectionRefused(f"{record.number} is withdrawn")
+    if not changes:
+        raise InvalidAmendment([{"field": "changes", "message": "name at least one field to correct"}])
     fixed = sorted(FIXED & changes.keys())
     if fixed:
         raise InvalidAmendment([{"field": f, "message": "cannot be amended"} for f in fixed])
@@ -98,18 +107,13 @@ def amend(record: ComplaintRecord, changes: dict[str, Any]) -> tuple[ComplaintRe
     try:
         ComplaintForm.model_validate(merged)
     except ValidationError as exc:
-        raise InvalidAmendment(
-            [{"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"]} for e in exc.errors()]
-        ) from None
-    updated = ComplaintRecord.model_validate({**record.model_dump(mode="json"), **changes})
+        raise InvalidAmendment(_errors(exc)) from None
+    try:
+        updated = ComplaintRecord.model_validate({**record.model_dump(mode="json"), **changes})
+    except ValidationError as exc:
+        raise InvalidAmendment(_errors(exc)) from None
     updated = updated.model_copy(update={"defect_rate": updated.product.defect_rate})
     changed = diff(record.model_dump(mode="json"), updated.model_dump(mode="json"))
     if not changed:
         raise InvalidAmendment([{"field": "changes", "message": "nothing would change"}])
     return updated, changed
-
-
-def withdraw(record: ComplaintRecord, reason: str) -> ComplaintRecord:
-    if record.status is ComplaintStatus.WITHDRAWN:
-        raise CorrectionRefused(f"{record.number} is already withdrawn")
-    return record.model_copy(update={"status": ComplaintStatus.WITHDRAWN, "withdrawn_reason": reason})

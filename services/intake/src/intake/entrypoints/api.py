@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Request, Response, UploadFile, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
-from sqlalchemy.exc import IntegrityError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from cqm_shared.contracts.complaint import (
     Channel,
@@ -30,31 +29,47 @@ from cqm_shared.contracts.complaint import (
 )
 from cqm_shared.contracts.events import ComplaintAmended, FieldChange
 from cqm_shared.problems import problem
-from cqm_shared.runtime import ServiceRuntime
 from cqm_shared.security.access import require
 from cqm_shared.security.principal import Principal
-from intake.adapters import repository
-from intake.domain.corrections import CorrectionRefused, InvalidAmendment
+from cqm_shared.web import expected_version, version_etag
+from intake.domain.attachments import ALLOWED_TYPES, AttachmentRefused
+from intake.domain.corrections import InvalidAmendment
+from intake.domain.model import Attachment, Complaint, Revision, SenderReferenceTaken
 from intake.service.handlers import (
     SOURCE,
-    AttachmentRefused,
     FactoryNotServed,
-    NotFound,
+    Upload,
     amend_complaint,
-    attach,
-    register_in,
+    attach_file,
+    attachment_file,
+    attachments_of,
+    complaint_counts,
+    complaint_of,
+    ensure_attachable,
+    export_pages,
+    history_of,
+    register_complaint,
+    search_complaints,
     withdraw_complaint,
 )
+from intake.service.unit_of_work import IntakeUnitOfWork, SearchFilter
 
 router = APIRouter(prefix="/api/v1/complaints", tags=["complaints"])
 stats_router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
 
 Number = Annotated[str, Path(max_length=32, pattern=r"^[A-Z][A-Z0-9]{1,9}-[0-9]{4}-[0-9]{3,8}$")]
+IfMatch = Annotated[int | None, Depends(expected_version)]
+
+CREATE = require("complaints:create")
+READ = require("complaints:read")
+AMEND = require("complaints:amend")
+WITHDRAW = require("complaints:withdraw")
+ATTACH = require("complaints:attach")
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
+def _uow(request: Request, principal: Principal) -> IntakeUnitOfWork:
+    uow: IntakeUnitOfWork = request.app.state.units_of_work(principal.as_actor(), None)
+    return uow
 
 
 def _invalid(field: str, message: str, type_: str) -> JSONResponse:
@@ -66,59 +81,50 @@ def _invalid(field: str, message: str, type_: str) -> JSONResponse:
     )
 
 
-async def _visible(request: Request, principal: Principal, number: str) -> ComplaintRecord:
-    """The complaint if the caller may see it; another factory's complaint is 'not found'."""
-    async with _runtime(request).sessions() as session:
-        record = await repository.get(session, number)
-    if record is None or not principal.can_see(record.factory):
-        raise _not_found(number)
-    return record
+class ComplaintView(ComplaintRecord):
+    """The registered record and its version (send it back as `If-Match` to correct or withdraw)."""
+
+    version: int = Field(ge=1, description='the version read; also the ETag ("<version>")')
+
+    @classmethod
+    def of(cls, complaint: Complaint) -> ComplaintView:
+        return cls.model_validate({**complaint.details.model_dump(), "version": complaint.version})
 
 
-def _not_found(number: str) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"complaint {number} not found")
+def _tagged(response: Response, complaint: Complaint) -> ComplaintView:
+    response.headers["ETag"] = version_etag(complaint.version)
+    return ComplaintView.of(complaint)
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=ComplaintRecord,
-    responses={200: {"model": ComplaintRecord, "description": "already registered under this external_ref"}},
+    response_model=ComplaintView,
+    responses={200: {"model": ComplaintView, "description": "already registered under this external_ref"}},
     summary="Register a complaint (受理)",
 )
 async def create_complaint(
     form: ComplaintForm,
     request: Request,
     response: Response,
-    principal: Annotated[Principal, Depends(require("complaints:create"))],
-) -> ComplaintRecord | JSONResponse:
+    principal: Annotated[Principal, Depends(CREATE)],
+) -> ComplaintView | JSONResponse:
     if not principal.can_see(form.factory):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"you may not register complaints for {form.factory}")
-    runtime = _runtime(request)
     source = SOURCE if principal.kind == "user" else f"{SOURCE}/api-key/{principal.subject}"
+    policies = request.app.state.policies
     try:
-        for attempt in range(2):
-            try:
-                async with runtime.transaction() as session:
-                    registration = await register_in(
-                        session,
-                        request.app.state.policies,
-                        form,
-                        source=source,
-                        actor=principal.actor,
-                        now=request.app.state.clock(),
-                    )
-                break
-            except IntegrityError:
-                # A concurrent request with the same external_ref won: answer with its complaint.
-                if attempt == 1 or not form.external_ref:
-                    raise
+        try:
+            registration = await register_complaint(_uow(request, principal), policies, form, source=source)
+        except SenderReferenceTaken:
+            # A concurrent request with the same external_ref won: answer with its complaint.
+            registration = await register_complaint(_uow(request, principal), policies, form, source=source)
     except FactoryNotServed as exc:
         return _invalid("factory", f"unknown factory {exc}", "unknown_factory")
-    response.headers["Location"] = f"/api/v1/complaints/{registration.record.number}"
+    response.headers["Location"] = f"/api/v1/complaints/{registration.complaint.number}"
     if not registration.created:
         response.status_code = status.HTTP_200_OK
-    return registration.record
+    return _tagged(response, registration.complaint)
 
 
 # Keyset cursor "<registered_at in epoch microseconds>~<number>": every value the documented
@@ -132,8 +138,8 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     return EPOCH + timedelta(microseconds=int(micros)), number
 
 
-def _encode_cursor(record: ComplaintRecord) -> str:
-    return f"{(record.registered_at - EPOCH) // timedelta(microseconds=1)}~{record.number}"
+def _encode_cursor(complaint: Complaint) -> str:
+    return f"{(complaint.details.registered_at - EPOCH) // timedelta(microseconds=1)}~{complaint.number}"
 
 
 class SearchParams(BaseModel):
@@ -150,7 +156,7 @@ class SearchParams(BaseModel):
     include_repeats: bool = True
 
 
-def _filter(request: Request, principal: Principal, params: SearchParams) -> repository.SearchFilter | None:
+def _filter(request: Request, principal: Principal, params: SearchParams) -> SearchFilter | None:
     """None when the caller asked for a factory it may not see (an empty answer)."""
     if params.factory is not None and params.factory not in request.app.state.policies.factories:
         raise RequestValidationError(
@@ -158,7 +164,7 @@ def _filter(request: Request, principal: Principal, params: SearchParams) -> rep
         )
     if params.factory is not None and not principal.can_see(params.factory):
         return None
-    return repository.SearchFilter(
+    return SearchFilter(
         factories=principal.visible_factories(),
         factory=params.factory,
         status=params.status.value if params.status else None,
@@ -173,36 +179,36 @@ def _filter(request: Request, principal: Principal, params: SearchParams) -> rep
 
 
 class ComplaintPage(BaseModel):
-    items: list[ComplaintRecord]
+    items: list[ComplaintView]
     next_cursor: str | None
 
 
 @router.get("", response_model=ComplaintPage, summary="Search complaints (cursor-paginated)")
-async def search_complaints(
+async def search(
     request: Request,
-    principal: Annotated[Principal, Depends(require("complaints:read"))],
+    principal: Annotated[Principal, Depends(READ)],
     params: Annotated[SearchParams, Query()],
     sort: Annotated[Literal["registered_at", "-registered_at"], Query()] = "-registered_at",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
 ) -> ComplaintPage:
-    search = _filter(request, principal, params)
-    if search is None:
+    found = _filter(request, principal, params)
+    if found is None:
         return ComplaintPage(items=[], next_cursor=None)
-    async with _runtime(request).sessions() as session:
-        items = await repository.search(
-            session,
-            search,
-            after=_decode_cursor(cursor) if cursor else None,
-            limit=limit + 1,
-            ascending=sort == "registered_at",
-        )
+    items = await search_complaints(
+        _uow(request, principal),
+        found,
+        after=_decode_cursor(cursor) if cursor else None,
+        limit=limit + 1,
+        ascending=sort == "registered_at",
+    )
     more = len(items) > limit
     items = items[:limit]
-    return ComplaintPage(items=items, next_cursor=_encode_cursor(items[-1]) if more else None)
+    return ComplaintPage(
+        items=[ComplaintView.of(c) for c in items], next_cursor=_encode_cursor(items[-1]) if more else None
+    )
 
 
-EXPORT_LIMIT = 50_000
 CSV_COLUMNS = [
     ("number", "编号 number"),
     ("factory", "工厂 factory"),
@@ -236,32 +242,33 @@ def _cell(record: dict[str, Any], path: str) -> str:
 @router.get(
     "/export.csv",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}, "description": "CSV (UTF-8 with BOM, for Excel)"}},
-    summary="Export the search result as CSV",
+    responses={200: {"content": {"text/csv": {}}, "description": "CSV (UTF-8 with BOM, for Excel), every match"}},
+    summary="Export the search result as CSV (every matching complaint, oldest first)",
 )
 async def export_complaints(
     request: Request,
-    principal: Annotated[Principal, Depends(require("complaints:read"))],
+    principal: Annotated[Principal, Depends(READ)],
     params: Annotated[SearchParams, Query()],
 ) -> StreamingResponse:
-    search = _filter(request, principal, params)
-    records: list[ComplaintRecord] = []
-    if search is not None:
-        async with _runtime(request).sessions() as session:
-            records = await repository.search(session, search, after=None, limit=EXPORT_LIMIT, ascending=True)
+    found = _filter(request, principal, params)
+    uow = _uow(request, principal)
+    page_size: int = request.app.state.settings.export_page_size
 
-    def rows() -> Iterator[str]:
+    async def rows() -> AsyncIterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         buffer.write("\ufeff")
         writer.writerow([title for _, title in CSV_COLUMNS])
-        for record in records:
-            data = record.model_dump(mode="json")
-            writer.writerow([_cell(data, path) for path, _ in CSV_COLUMNS])
-            yield buffer.getvalue()
+        yield buffer.getvalue()
+        if found is None:
+            return
+        async for page in export_pages(uow, found, page_size=page_size):
             buffer.seek(0)
             buffer.truncate()
-        yield buffer.getvalue()
+            for complaint in page:
+                data = complaint.details.model_dump(mode="json")
+                writer.writerow([_cell(data, path) for path, _ in CSV_COLUMNS])
+            yield buffer.getvalue()
 
     return StreamingResponse(
         rows(),
@@ -270,54 +277,82 @@ async def export_complaints(
     )
 
 
-@router.get("/{number}", response_model=ComplaintRecord, summary="Read one complaint")
+@router.get(
+    "/{number}",
+    response_model=ComplaintView,
+    responses={200: {"headers": {"ETag": {"description": 'the version, "<n>"', "schema": {"type": "string"}}}}},
+    summary="Read one complaint",
+)
 async def read_complaint(
-    number: Number, request: Request, principal: Annotated[Principal, Depends(require("complaints:read"))]
-) -> ComplaintRecord:
-    return await _visible(request, principal, number)
+    number: Number, request: Request, response: Response, principal: Annotated[Principal, Depends(READ)]
+) -> ComplaintView:
+    return _tagged(response, await complaint_of(_uow(request, principal), number))
 
 
-class Revision(BaseModel):
+class RevisionView(BaseModel):
     revision: int
     at: datetime
     actor: str
-    action: str
+    action: str = Field(description="amend, withdraw or severity (set at triage)")
     reason: str
     changes: list[FieldChange]
     record_before: ComplaintRecord
 
+    @classmethod
+    def of(cls, r: Revision) -> RevisionView:
+        return cls(
+            revision=r.revision,
+            at=r.at,
+            actor=r.actor,
+            action=r.action,
+            reason=r.reason,
+            changes=[FieldChange(field=c.field, before=c.before, after=c.after) for c in r.changes],
+            record_before=r.record_before,
+        )
+
 
 class History(BaseModel):
-    current: ComplaintRecord
-    revisions: list[Revision]
+    current: ComplaintView
+    revisions: list[RevisionView]
 
 
 @router.get("/{number}/history", response_model=History, summary="Corrections with the original values (划改)")
 async def complaint_history(
-    number: Number, request: Request, principal: Annotated[Principal, Depends(require("complaints:read"))]
+    number: Number, request: Request, principal: Annotated[Principal, Depends(READ)]
 ) -> History:
-    current = await _visible(request, principal, number)
-    async with _runtime(request).sessions() as session:
-        rows = await repository.revisions(session, number)
-    return History(current=current, revisions=[Revision.model_validate(r, from_attributes=True) for r in rows])
+    current, revisions = await history_of(_uow(request, principal), number)
+    return History(current=ComplaintView.of(current), revisions=[RevisionView.of(r) for r in revisions])
+
+
+# Fields of the form that may be corrected but not emptied (null is not a value for them).
+_NOT_NULL = frozenset({"channel", "received_at", "customer", "product", "phenomenon", "market", "batch_return"})
 
 
 class AmendableFields(BaseModel):
-    """Fields a correction may change; nested objects are replaced whole."""
+    """Fields a correction may change (at least one); nested objects are replaced whole."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
-    channel: Channel | None = None
-    received_at: DateTimeText | None = None
-    customer: Customer | None = None
-    product: Product | None = None
-    phenomenon: str | None = Field(default=None, min_length=1, max_length=4000)
+    channel: Channel | SkipJsonSchema[None] = None
+    received_at: DateTimeText | SkipJsonSchema[None] = None
+    customer: Customer | SkipJsonSchema[None] = None
+    product: Product | SkipJsonSchema[None] = None
+    phenomenon: Annotated[str, Field(min_length=1, max_length=4000)] | SkipJsonSchema[None] = None
     customer_request: CustomerRequest | None = None
-    market: Market | None = None
-    batch_return: StrictBool | None = None
-    first_owner: str | None = Field(default=None, min_length=1, max_length=100)
-    product_line: str | None = Field(default=None, max_length=100)
-    current_state: str | None = Field(default=None, max_length=2000)
+    market: Market | SkipJsonSchema[None] = None
+    batch_return: StrictBool | SkipJsonSchema[None] = None
+    first_owner: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    product_line: Annotated[str, Field(max_length=100)] | None = None
+    current_state: Annotated[str, Field(max_length=2000)] | None = None
+
+    @model_validator(mode="after")
+    def _something_to_correct(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("name at least one field to correct")
+        emptied = sorted(n for n in self.model_fields_set & _NOT_NULL if getattr(self, n) is None)
+        if emptied:
+            raise ValueError(f"{', '.join(emptied)} cannot be null")
+        return self
 
 
 class Amendment(BaseModel):
@@ -333,30 +368,30 @@ class Withdrawal(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "the complaint is withdrawn, or changed since the version in If-Match"}
+}
+
+
 @router.post(
     "/{number}/amendments",
     response_model=ComplaintAmended,
-    responses={409: {"description": "the complaint is withdrawn"}},
+    responses=CONFLICT,
     summary="Correct a complaint; the original values are kept (complaint.amended)",
 )
 async def amend(
     number: Number,
     body: Amendment,
     request: Request,
-    principal: Annotated[Principal, Depends(require("complaints:amend"))],
+    response: Response,
+    principal: Annotated[Principal, Depends(AMEND)],
+    version: IfMatch,
 ) -> ComplaintAmended | JSONResponse:
     changes = body.changes.model_dump(mode="json", exclude_unset=True)
     try:
-        return await amend_complaint(
-            _runtime(request).transaction,
-            number,
-            changes,
-            reason=body.reason,
-            actor=principal.actor,
-            visible=principal.can_see,
+        complaint, revision = await amend_complaint(
+            _uow(request, principal), number, changes, reason=body.reason, expected_version=version
         )
-    except NotFound:
-        raise _not_found(number) from None
     except InvalidAmendment as exc:
         return problem(
             422,
@@ -364,30 +399,35 @@ async def amend(
             "The correction is invalid.",
             errors=[{**e, "type": "invalid_amendment"} for e in exc.errors],
         )
-    except CorrectionRefused as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    response.headers["ETag"] = version_etag(complaint.version)
+    return ComplaintAmended(
+        number=complaint.number,
+        factory=complaint.factory,
+        revision=revision.revision,
+        amended_at=revision.at,
+        actor=revision.actor,
+        reason=revision.reason,
+        changes=[FieldChange(field=c.field, before=c.before, after=c.after) for c in revision.changes],
+        record=complaint.details,
+    )
 
 
 @router.post(
     "/{number}/withdrawal",
-    response_model=ComplaintRecord,
-    responses={409: {"description": "already withdrawn"}},
+    response_model=ComplaintView,
+    responses=CONFLICT,
     summary="Withdraw a complaint with a reason (complaint.withdrawn)",
 )
 async def withdraw(
     number: Number,
     body: Withdrawal,
     request: Request,
-    principal: Annotated[Principal, Depends(require("complaints:withdraw"))],
-) -> ComplaintRecord:
-    try:
-        return await withdraw_complaint(
-            _runtime(request).transaction, number, reason=body.reason, actor=principal.actor, visible=principal.can_see
-        )
-    except NotFound:
-        raise _not_found(number) from None
-    except CorrectionRefused as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    response: Response,
+    principal: Annotated[Principal, Depends(WITHDRAW)],
+    version: IfMatch,
+) -> ComplaintView:
+    complaint = await withdraw_complaint(_uow(request, principal), number, reason=body.reason, expected_version=version)
+    return _tagged(response, complaint)
 
 
 class AttachmentView(BaseModel):
@@ -400,9 +440,32 @@ class AttachmentView(BaseModel):
     uploaded_at: datetime
     uploaded_by: str
 
+    @classmethod
+    def of(cls, a: Attachment) -> AttachmentView:
+        return cls(
+            id=a.id,
+            number=a.number,
+            filename=a.filename,
+            content_type=a.content_type,
+            size=a.size,
+            sha256=a.sha256,
+            uploaded_at=a.uploaded_at,
+            uploaded_by=a.uploaded_by,
+        )
+
 
 # Hard cap of an upload request; ATTACHMENT_MAX_BYTES (at most this, less form overhead) is the file limit.
 ATTACHMENT_BODY_CAP = 64 * 1024 * 1024
+FILE_RULES = (
+    f"One file, not empty, of type {', '.join(ALLOWED_TYPES)} as its content shows (magic number), "
+    "at most ATTACHMENT_MAX_BYTES (default 10 MiB)."
+)
+
+
+async def attachable(number: Number, request: Request, principal: Annotated[Principal, Depends(ATTACH)]) -> str:
+    """The complaint must exist for the caller (404) and accept attachments (409) before the file is judged."""
+    await ensure_attachable(_uow(request, principal), number)
+    return number
 
 
 @router.post(
@@ -410,27 +473,32 @@ ATTACHMENT_BODY_CAP = 64 * 1024 * 1024
     max_body_size=ATTACHMENT_BODY_CAP,
     status_code=status.HTTP_201_CREATED,
     response_model=AttachmentView,
+    responses={
+        404: {"description": "no such complaint, or one in a factory the caller may not see"},
+        409: {"description": "the complaint is withdrawn"},
+        413: {"description": "the file exceeds ATTACHMENT_MAX_BYTES"},
+        415: {"description": f"the content is not one of {', '.join(ALLOWED_TYPES)}"},
+        422: {"description": "the file is empty or missing"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "content": {"multipart/form-data": {"encoding": {"file": {"contentType": ", ".join(ALLOWED_TYPES)}}}}
+        }
+    },
     summary="Attach a photo or PDF (不良图片/报告)",
+    description=FILE_RULES,
 )
 async def upload_attachment(
-    number: Number,
+    number: Annotated[str, Depends(attachable)],
     request: Request,
-    principal: Annotated[Principal, Depends(require("complaints:attach"))],
-    file: Annotated[UploadFile, File(description="JPEG, PNG, GIF, WebP or PDF")],
+    principal: Annotated[Principal, Depends(ATTACH)],
+    file: Annotated[UploadFile, File(description=FILE_RULES, json_schema_extra={"minLength": 1})],
 ) -> AttachmentView | JSONResponse:
-    limit = request.app.state.settings.attachment_max_bytes
-    data = await file.read(limit + 1)
+    limit: int = request.app.state.settings.attachment_max_bytes
+    upload = Upload(await file.read(limit + 1), file.filename, file.content_type)
     try:
-        row = await attach(
-            _runtime(request).transaction,
-            request.app.state.attachments,
-            number,
-            data=data,
-            filename=file.filename,
-            declared_type=file.content_type,
-            max_bytes=limit,
-            actor=principal.actor,
-            visible=principal.can_see,
+        attachment = await attach_file(
+            _uow(request, principal), request.app.state.attachments, number, upload, max_bytes=limit
         )
     except AttachmentRefused as exc:
         return problem(
@@ -438,48 +506,40 @@ async def upload_attachment(
             {413: "Content Too Large", 415: "Unsupported Media Type"}.get(exc.status, "Unprocessable Content"),
             str(exc),
         )
-    except NotFound:
-        raise _not_found(number) from None
-    return AttachmentView.model_validate(row)
+    return AttachmentView.of(attachment)
 
 
 @router.get("/{number}/attachments", response_model=list[AttachmentView], summary="List attachments")
 async def list_attachments(
-    number: Number, request: Request, principal: Annotated[Principal, Depends(require("complaints:read"))]
+    number: Number, request: Request, principal: Annotated[Principal, Depends(READ)]
 ) -> list[AttachmentView]:
-    await _visible(request, principal, number)
-    async with _runtime(request).sessions() as session:
-        rows = await repository.attachment_list(session, number)
-    return [AttachmentView.model_validate(r, from_attributes=True) for r in rows]
+    return [AttachmentView.of(a) for a in await attachments_of(_uow(request, principal), number)]
 
 
 @router.get(
     "/{number}/attachments/{attachment_id}",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}, "description": "the file"}},
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "the file"},
+        409: {"description": "the stored file fails its checksum"},
+    },
     summary="Download an attachment (checksum verified)",
 )
 async def download_attachment(
     number: Number,
     attachment_id: Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")],
     request: Request,
-    principal: Annotated[Principal, Depends(require("complaints:read"))],
+    principal: Annotated[Principal, Depends(READ)],
 ) -> Response:
-    await _visible(request, principal, number)
-    async with _runtime(request).sessions() as session:
-        row = await repository.attachment(session, number, attachment_id)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "attachment not found")
-    data = await request.app.state.attachments.get(row.storage_key)
-    if hashlib.sha256(data).hexdigest() != row.sha256:
-        # Stored bytes no longer match what was uploaded: never hand out altered evidence.
-        raise HTTPException(status.HTTP_409_CONFLICT, "the stored file fails its checksum")
+    attachment, data = await attachment_file(
+        _uow(request, principal), request.app.state.attachments, number, attachment_id
+    )
     return Response(
         data,
-        media_type=row.content_type,
+        media_type=attachment.content_type,
         headers={
-            "Content-Disposition": _disposition(row.filename),
-            "ETag": f'"{row.sha256}"',
+            "Content-Disposition": _disposition(attachment.filename),
+            "ETag": f'"{attachment.sha256}"',
             "X-Content-Type-Options": "nosniff",
         },
     )
@@ -500,13 +560,12 @@ class ComplaintCounts(BaseModel):
 
 
 @stats_router.get("/complaints", response_model=ComplaintCounts, summary="Counts by month and channel")
-async def complaint_counts(
+async def counts(
     request: Request,
     principal: Annotated[Principal, Depends(require("stats:read"))],
     params: Annotated[SearchParams, Query()],
 ) -> ComplaintCounts:
-    search = _filter(request, principal, params.model_copy(update={"include_repeats": True}))
-    if search is None:
+    found = _filter(request, principal, params.model_copy(update={"include_repeats": True}))
+    if found is None:
         return ComplaintCounts(complaints=0, repeats=0, withdrawn=0, by_month={}, by_channel={})
-    async with _runtime(request).sessions() as session:
-        return ComplaintCounts.model_validate(await repository.counts(session, search))
+    return ComplaintCounts.model_validate(await complaint_counts(_uow(request, principal), found))

@@ -1,49 +1,34 @@
-"""Use cases of intake: each runs in one transaction, writes its audit row and stages its events."""
+"""Use cases of intake: each runs in a unit of work (audit rows and public events come from the
+domain events the complaint records, at commit)."""
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
-from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from cqm_shared import audit
-from cqm_shared.contracts.complaint import ComplaintForm, ComplaintRecord
-from cqm_shared.contracts.envelope import CloudEvent, new_event
-from cqm_shared.contracts.events import (
-    COMPLAINT_AMENDED,
-    COMPLAINT_REGISTERED,
-    COMPLAINT_REJECTED,
-    COMPLAINT_WITHDRAWN,
-    ComplaintAmended,
-    ComplaintRejected,
-    ComplaintWithdrawn,
-    FieldChange,
-    FieldError,
-    InvestigationTriaged,
-    parse_payload,
-)
-from cqm_shared.db import utcnow
-from cqm_shared.messaging.consumer import EventHandler
-from cqm_shared.messaging.outbox import stage_event
+from cqm_shared.contracts.complaint import ComplaintForm, Severity
+from cqm_shared.domain import DomainError, NotFound
 from cqm_shared.policy import PolicyBook, UnknownFactory
-from cqm_shared.problems import field_errors
-from cqm_shared.telemetry import current_traceparent
-from intake.adapters import repository
-from intake.adapters.orm import audit_log, tables
-from intake.adapters.storage import AttachmentStore
-from intake.domain.attachments import safe_filename, sniff
-from intake.domain.corrections import amend, repeat_key, repeat_window_start, withdraw
-from intake.domain.model import complaint_number, numbering_period, register
+from intake.domain.attachments import accepted_type, checksum, describe
+from intake.domain.corrections import repeat_key, repeat_window_start
+from intake.domain.model import (
+    Attachment,
+    Complaint,
+    FieldError,
+    RejectedSubmission,
+    Revision,
+    complaint_number,
+    numbering_period,
+)
 from intake.domain.policy import IntakePolicy
+from intake.service.unit_of_work import AttachmentStore, IntakeUnitOfWork, Position, SearchFilter
 
-UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+log = logging.getLogger(__name__)
+
 SOURCE = "/services/intake"
 
 
@@ -51,310 +36,255 @@ class FactoryNotServed(ValueError):
     """The complaint names a factory that has no policy file in this deployment."""
 
 
-class NotFound(LookupError):
-    pass
-
-
-class AttachmentRefused(ValueError):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-async def _publish(session: AsyncSession, type_: str, factory: str, subject: str, data: dict[str, Any]) -> None:
-    await stage_event(
-        session,
-        tables.outbox,
-        new_event(
-            type=type_, source=SOURCE, factory=factory, subject=subject, data=data, traceparent=current_traceparent()
-        ),
-    )
+class CorruptAttachment(DomainError):
+    """The stored bytes no longer match the checksum taken at upload: never hand out altered evidence."""
 
 
 @dataclass(frozen=True)
 class Registration:
-    record: ComplaintRecord
+    complaint: Complaint
     created: bool  # False: the sender's reference named an existing complaint
 
 
-async def register_in(
-    session: AsyncSession,
-    policies: PolicyBook[IntakePolicy],
-    form: ComplaintForm,
-    *,
-    source: str,
-    actor: str,
-    now: datetime | None = None,
-) -> Registration:
-    """Register inside the caller's transaction (HTTP request or consumed event)."""
+@dataclass(frozen=True)
+class Upload:
+    data: bytes
+    filename: str | None
+    declared_type: str | None
+
+
+def policy_for(policies: PolicyBook[IntakePolicy], factory: str) -> IntakePolicy:
     try:
-        policy = policies.for_factory(form.factory)
+        return policies.for_factory(factory)
     except UnknownFactory:
-        raise FactoryNotServed(form.factory) from None
-    if form.external_ref:
-        existing = await repository.by_sender_reference(session, source, form.external_ref)
-        if existing is not None:
-            return Registration(existing, created=False)
-    registered_at = now or utcnow()
-    period = numbering_period(registered_at, policy)
-    serial = await repository.next_serial(session, form.factory, period)
-    number = complaint_number(form.factory, period, serial, policy)
-    record = register(form, number=number, registered_at=registered_at)
-    key = repeat_key(record)
-    if key is not None:
-        original = await repository.repeat_original(
-            session, record.factory, key, repeat_window_start(registered_at, policy)
-        )
-        record = record.model_copy(update={"repeat_of": original})
-    await repository.add(session, record, period=period, serial=serial, source=source)
-    await audit.record(
-        session,
-        audit_log,
-        actor=actor,
-        action="register",
-        entity="complaint",
-        entity_id=number,
-        factory=record.factory,
-        after=record.model_dump(mode="json"),
-        reason=f"received via {source}" + (f"; repeat of {record.repeat_of}" if record.repeat_of else ""),
-        at=registered_at,
-    )
-    await _publish(session, COMPLAINT_REGISTERED, record.factory, record.number, record.model_dump(mode="json"))
-    return Registration(record, created=True)
+        raise FactoryNotServed(factory) from None
+
+
+async def _visible(uow: IntakeUnitOfWork, number: str) -> Complaint:
+    """The complaint; another factory's complaint is "not found" (never disclosed)."""
+    complaint = await uow.complaints.get(number)
+    if complaint is None or not uow.actor.can_see(complaint.factory):
+        raise NotFound(f"complaint {number} not found")
+    return complaint
+
+
+# -- registration ----------------------------------------------------------------------------------
 
 
 async def register_complaint(
-    uow: UnitOfWork,
-    policies: PolicyBook[IntakePolicy],
-    form: ComplaintForm,
-    *,
-    source: str,
-    actor: str,
-    now: datetime | None = None,
-) -> ComplaintRecord:
-    async with uow() as session:
-        return (await register_in(session, policies, form, source=source, actor=actor, now=now)).record
+    uow: IntakeUnitOfWork, policies: PolicyBook[IntakePolicy], form: ComplaintForm, *, source: str
+) -> Registration:
+    """Number and register a complaint; a sender's reference names one complaint per sender."""
+    policy = policy_for(policies, form.factory)
+    async with uow:
+        if form.external_ref:
+            existing = await uow.complaints.by_sender_reference(source, form.external_ref)
+            if existing is not None:
+                await uow.commit()  # nothing changes (a consumed event is still marked processed)
+                return Registration(existing, created=False)
+        registered_at = uow.clock.now()
+        period = numbering_period(registered_at, policy)
+        serial = await uow.complaints.next_serial(form.factory, period)
+        key = repeat_key(form)
+        repeat_of = None
+        if key is not None:
+            repeat_of = await uow.complaints.repeat_original(
+                form.factory, key, repeat_window_start(registered_at, policy)
+            )
+        complaint = Complaint.register(
+            form,
+            number=complaint_number(form.factory, period, serial, policy),
+            period=period,
+            serial=serial,
+            source=source,
+            registered_at=registered_at,
+            repeat_of=repeat_of,
+            actor=uow.actor.id,
+        )
+        uow.complaints.add(complaint)
+        await uow.commit()
+    return Registration(complaint, created=True)
 
 
-async def _keep_change(
-    session: AsyncSession,
-    before: ComplaintRecord,
-    after: ComplaintRecord,
-    *,
-    action: str,
-    reason: str,
-    actor: str,
-    changes: list[FieldChange],
-    at: datetime,
-) -> int:
-    """Store the new record, keeping the old one as a revision and in the audit trail (划改)."""
-    revision = await repository.add_revision(
-        session,
-        number=before.number,
-        at=at,
-        actor=actor,
-        action=action,
-        reason=reason,
-        changes=changes,
-        record_before=before,
-    )
-    await repository.save(session, after)
-    await audit.record(
-        session,
-        audit_log,
-        actor=actor,
-        action=action,
-        entity="complaint",
-        entity_id=before.number,
-        factory=after.factory,
-        before=before.model_dump(mode="json"),
-        after=after.model_dump(mode="json"),
-        reason=reason,
-        at=at,
-    )
-    return revision
+async def reject_submission(
+    uow: IntakeUnitOfWork, *, event_id: str, source: str, factory: str, data: dict[str, Any], errors: list[FieldError]
+) -> None:
+    """Keep an invalid complaint.submitted and answer it with complaint.rejected (once per event)."""
+    async with uow:
+        if await uow.rejections.get(event_id) is None:
+            uow.rejections.add(
+                RejectedSubmission.reject(
+                    event_id=event_id, source=source, factory=factory, data=data, errors=errors, at=uow.clock.now()
+                )
+            )
+        await uow.commit()
 
 
-Visible = Callable[[str], bool]  # may the caller see this factory's complaints?
-
-
-async def _visible_locked(session: AsyncSession, number: str, visible: Visible) -> ComplaintRecord:
-    """The complaint, row-locked; another factory's complaint is "not found" (never disclosed)."""
-    record = await repository.get(session, number, for_update=True)
-    if record is None or not visible(record.factory):
-        raise NotFound(number)
-    return record
+# -- corrections (划改), withdrawal, triage ---------------------------------------------------------
 
 
 async def amend_complaint(
-    uow: UnitOfWork, number: str, changes: dict[str, Any], *, reason: str, actor: str, visible: Visible
-) -> ComplaintAmended:
-    async with uow() as session:
-        before = await _visible_locked(session, number, visible)
-        after, changed = amend(before, changes)
-        now = utcnow()
-        revision = await _keep_change(
-            session, before, after, action="amend", reason=reason, actor=actor, changes=changed, at=now
-        )
-        amended = ComplaintAmended(
-            number=number,
-            factory=after.factory,
-            revision=revision,
-            amended_at=now,
-            actor=actor,
-            reason=reason,
-            changes=changed,
-            record=after,
-        )
-        await _publish(session, COMPLAINT_AMENDED, after.factory, number, amended.model_dump(mode="json"))
-    return amended
+    uow: IntakeUnitOfWork,
+    number: str,
+    changes: dict[str, Any],
+    *,
+    reason: str,
+    expected_version: int | None = None,
+) -> tuple[Complaint, Revision]:
+    async with uow:
+        complaint = await _visible(uow, number)
+        uow.expect_version(complaint, expected_version)
+        revision = complaint.amend(changes, reason=reason, actor=uow.actor.id, at=uow.clock.now())
+        await uow.commit()
+    return complaint, revision
 
 
 async def withdraw_complaint(
-    uow: UnitOfWork, number: str, *, reason: str, actor: str, visible: Visible
-) -> ComplaintRecord:
-    async with uow() as session:
-        before = await _visible_locked(session, number, visible)
-        after = withdraw(before, reason)
-        now = utcnow()
-        await _keep_change(session, before, after, action="withdraw", reason=reason, actor=actor, changes=[], at=now)
-        withdrawn = ComplaintWithdrawn(
-            number=number, factory=after.factory, withdrawn_at=now, actor=actor, reason=reason
-        )
-        await _publish(session, COMPLAINT_WITHDRAWN, after.factory, number, withdrawn.model_dump(mode="json"))
-    return after
+    uow: IntakeUnitOfWork, number: str, *, reason: str, expected_version: int | None = None
+) -> Complaint:
+    async with uow:
+        complaint = await _visible(uow, number)
+        uow.expect_version(complaint, expected_version)
+        complaint.withdraw(reason=reason, actor=uow.actor.id, at=uow.clock.now())
+        await uow.commit()
+    return complaint
 
 
-async def attach(
-    uow: UnitOfWork,
-    store: AttachmentStore,
-    number: str,
-    *,
-    data: bytes,
-    filename: str | None,
-    declared_type: str | None,
-    max_bytes: int,
-    actor: str,
-    visible: Visible,
-) -> dict[str, Any]:
-    if not data:
-        raise AttachmentRefused(422, "the file is empty")
-    if len(data) > max_bytes:
-        raise AttachmentRefused(413, f"the file exceeds {max_bytes} bytes")
-    media_type = sniff(data[:16])
-    if media_type is None:
-        raise AttachmentRefused(415, "only JPEG, PNG, GIF, WebP images and PDF documents are accepted")
-    if declared_type and declared_type not in (media_type, "application/octet-stream"):
-        raise AttachmentRefused(415, f"the content is {media_type}, not {declared_type}")
-    attachment_id = str(uuid.uuid4())
-    async with uow() as session:
-        record = await _visible_locked(session, number, visible)
-        key = f"{record.factory}/{number}/{attachment_id}"
-        uploaded_at = utcnow()
-        # Bytes first, row second: a crash between leaves an orphan file, never a row without bytes.
-        await store.put(key, data, media_type)
-        row: dict[str, Any] = {
-            "id": attachment_id,
-            "number": number,
-            "filename": safe_filename(filename, media_type),
-            "content_type": media_type,
-            "size": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "storage_key": key,
-            "uploaded_at": uploaded_at,
-            "uploaded_by": actor,
-        }
-        await repository.add_attachment(session, **row)
-        await audit.record(
-            session,
-            audit_log,
-            actor=actor,
-            action="attach",
-            entity="complaint",
-            entity_id=number,
-            factory=record.factory,
-            after={k: v for k, v in row.items() if k != "uploaded_at"},
-            reason=f"attachment {row['filename']}",
-            at=uploaded_at,
-        )
-    return row
+async def set_severity(uow: IntakeUnitOfWork, number: str, severity: Severity, *, actor: str | None, why: str) -> None:
+    """The severity found at triage, kept beside the complaint for search and in its history."""
+    async with uow:
+        complaint = await uow.complaints.get(number)
+        if complaint is None:
+            raise NotFound(f"triage for unknown complaint {number}")  # retried: may precede registration
+        complaint.set_severity(severity, reason=why, actor=actor or uow.actor.id, at=uow.clock.now())
+        await uow.commit()
 
 
-def on_complaint_submitted(policies: PolicyBook[IntakePolicy]) -> EventHandler:
-    """complaint.submitted from another system: register once, or answer complaint.rejected."""
-
-    async def handle(session: AsyncSession, event: CloudEvent) -> None:
-        errors: list[dict[str, str]] = []
-        try:
-            form = ComplaintForm.model_validate(event.data)
-        except ValidationError as exc:
-            errors = field_errors(exc.errors())
-        else:
-            if form.factory != event.factory:
-                errors = [
-                    {
-                        "field": "factory",
-                        "message": f"differs from the event's factory {event.factory}",
-                        "type": "factory_mismatch",
-                    }
-                ]
-            else:
-                try:
-                    await register_in(session, policies, form, source=event.source, actor=f"system:{event.source}")
-                    return
-                except FactoryNotServed:
-                    errors = [
-                        {"field": "factory", "message": f"unknown factory {form.factory}", "type": "unknown_factory"}
-                    ]
-        external_ref = event.data.get("external_ref")
-        external_ref = external_ref if isinstance(external_ref, str) else None
-        await repository.add_rejected(
-            session,
-            event_id=str(event.id),
-            source=event.source,
-            factory=event.factory,
-            external_ref=external_ref,
-            errors=errors,
-            data=event.data,
-            received_at=utcnow(),
-        )
-        rejected = ComplaintRejected(
-            original_event_id=str(event.id),
-            external_ref=external_ref,
-            errors=[FieldError(field=e["field"], message=e["message"]) for e in errors],
-        )
-        await stage_event(
-            session,
-            tables.outbox,
-            new_event(
-                type=COMPLAINT_REJECTED,
-                source=SOURCE,
-                factory=event.factory,
-                data=rejected.model_dump(mode="json"),
-                traceparent=current_traceparent(),
-            ),
-        )
-
-    return handle
+# -- attachments -----------------------------------------------------------------------------------
 
 
-async def on_investigation_triaged(session: AsyncSession, event: CloudEvent) -> None:
-    """Keep the triage severity beside the complaint, for search."""
-    triage = parse_payload(event, InvestigationTriaged)
-    before = await repository.get(session, triage.number, for_update=True)
-    if before is None:
-        raise NotFound(f"triage for unknown complaint {triage.number}")  # retried: may precede registration
-    after = before.model_copy(update={"severity": triage.severity})
-    await repository.save(session, after)
-    await audit.record(
-        session,
-        audit_log,
-        actor=triage.actor or "system:investigation",
-        action="severity",
-        entity="complaint",
-        entity_id=triage.number,
-        factory=after.factory,
-        before={"severity": before.severity},
-        after={"severity": triage.severity.value},
-        reason=f"{event.type} {event.id}",
+async def ensure_attachable(uow: IntakeUnitOfWork, number: str) -> None:
+    """404 for a complaint the caller cannot see, 409 for a withdrawn one: before the file is read."""
+    async with uow:
+        (await _visible(uow, number)).ensure_attachable()
+
+
+async def attach_file(
+    uow: IntakeUnitOfWork, store: AttachmentStore, number: str, upload: Upload, *, max_bytes: int
+) -> Attachment:
+    """Store the bytes outside any transaction, then record them in a short unit of work.
+
+    If the record fails (complaint gone, withdrawn meanwhile, database error), the stored
+    bytes are deleted again; a crash in between leaves a file `sweep_orphan_files` removes.
+    """
+    async with uow:
+        complaint = await _visible(uow, number)
+        complaint.ensure_attachable()
+    media_type = accepted_type(upload.data, upload.declared_type, max_bytes)
+    attachment = describe(
+        attachment_id=str(uuid.uuid4()),
+        number=number,
+        factory=complaint.factory,
+        data=upload.data,
+        filename=upload.filename,
+        media_type=media_type,
+        at=uow.clock.now(),
+        by=uow.actor.id,
     )
+    await store.put(attachment.storage_key, upload.data, media_type)
+    try:
+        async with uow:
+            complaint = await _visible(uow, number)
+            complaint.attach(attachment, at=uow.clock.now())
+            await uow.commit()
+    except BaseException:
+        await _forget(store, attachment.storage_key)
+        raise
+    return attachment
+
+
+async def _forget(store: AttachmentStore, key: str) -> None:
+    try:
+        await store.delete(key)
+    except Exception:  # the orphan sweep removes it later
+        log.exception("could not delete unrecorded attachment %s", key)
+
+
+async def attachments_of(uow: IntakeUnitOfWork, number: str) -> list[Attachment]:
+    async with uow:
+        await _visible(uow, number)
+        return await uow.complaints.attachments(number)
+
+
+async def attachment_file(
+    uow: IntakeUnitOfWork, store: AttachmentStore, number: str, attachment_id: str
+) -> tuple[Attachment, bytes]:
+    async with uow:
+        await _visible(uow, number)
+        attachment = await uow.complaints.attachment(number, attachment_id)
+    if attachment is None:
+        raise NotFound(f"attachment {attachment_id} of {number} not found")
+    data = await store.get(attachment.storage_key)
+    if checksum(data) != attachment.sha256:
+        raise CorruptAttachment(f"the stored file of attachment {attachment_id} fails its checksum")
+    return attachment, data
+
+
+async def sweep_orphan_files(
+    uow: IntakeUnitOfWork, store: AttachmentStore, *, grace: timedelta, dry_run: bool = False, batch: int = 500
+) -> list[str]:
+    """Delete stored files no attachment row names that are older than `grace` (a crash between
+    storing and recording leaves such files; the grace keeps uploads in flight)."""
+    cutoff = uow.clock.now() - grace
+    candidates = sorted(f.key for f in await store.list() if f.modified_at < cutoff)
+    orphans: list[str] = []
+    for start in range(0, len(candidates), batch):
+        keys = candidates[start : start + batch]
+        async with uow:
+            recorded = await uow.complaints.recorded_storage_keys(keys)
+        orphans += [k for k in keys if k not in recorded]
+    if not dry_run:
+        for key in orphans:
+            await store.delete(key)
+    return orphans
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+
+async def complaint_of(uow: IntakeUnitOfWork, number: str) -> Complaint:
+    async with uow:
+        return await _visible(uow, number)
+
+
+async def history_of(uow: IntakeUnitOfWork, number: str) -> tuple[Complaint, list[Revision]]:
+    async with uow:
+        complaint = await _visible(uow, number)
+        return complaint, await uow.complaints.revisions(number)
+
+
+async def search_complaints(
+    uow: IntakeUnitOfWork, f: SearchFilter, *, after: Position | None, limit: int, ascending: bool
+) -> list[Complaint]:
+    async with uow:
+        return await uow.complaints.search(f, after=after, limit=limit, ascending=ascending)
+
+
+async def export_pages(uow: IntakeUnitOfWork, f: SearchFilter, *, page_size: int) -> AsyncIterator[list[Complaint]]:
+    """Every matching complaint, oldest first, one keyset page per short read: nothing is held
+    in memory or in a transaction while a page is written out."""
+    after: Position | None = None
+    while True:
+        async with uow:
+            page = await uow.complaints.search(f, after=after, limit=page_size, ascending=True)
+        if page:
+            yield page
+        if len(page) < page_size:
+            return
+        last = page[-1]
+        after = (last.details.registered_at, last.number)
+
+
+async def complaint_counts(uow: IntakeUnitOfWork, f: SearchFilter) -> dict[str, Any]:
+    async with uow:
+        return await uow.complaints.counts(f)

@@ -1,0 +1,196 @@
+"""Intake's unit of work and attachment store in memory."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from typing import Any
+
+from cqm_shared.clock import Clock
+from cqm_shared.uow import MemoryRepository, MemoryStore, MemoryUnitOfWork
+from intake.adapters.repository import tally
+from intake.domain.corrections import customer_key
+from intake.domain.model import Attachment, Complaint, RejectedSubmission, Revision, SenderReferenceTaken
+from intake.service.unit_of_work import (
+    ComplaintRepository,
+    IntakeUnitOfWork,
+    Position,
+    RejectionRepository,
+    SearchFilter,
+    StoredFile,
+)
+
+
+class MemoryComplaints(MemoryRepository[Complaint], ComplaintRepository):
+    table_name = "complaints"
+
+    def _read(self, name: str) -> dict[Any, Any]:
+        return {**self._store.table(name), **self._staged.get(name, {})}
+
+    def _stage(self, name: str, key: Any, value: Any) -> None:
+        self._staged.setdefault(name, {})[key] = value
+
+    async def next_serial(self, factory: str, period: str) -> int:
+        serial = int(self._read("number_sequences").get((factory, period), 0)) + 1
+        self._stage("number_sequences", (factory, period), serial)  # given back on rollback
+        return serial
+
+    async def by_sender_reference(self, source: str, external_ref: str) -> Complaint | None:
+        for c in self.rows.values():
+            if c.source == source and c.details.external_ref == external_ref:
+                return self._track(copy.deepcopy(c))
+        return None
+
+    async def repeat_original(self, factory: str, key: tuple[str, str, str], since: datetime) -> str | None:
+        company, order, part = key
+        chain = sorted(
+            (
+                c
+                for c in self.rows.values()
+                if c.factory == factory
+                and customer_key(c.details.customer.company) == company
+                and c.details.product.order_number == order
+                and c.details.product.part_number == part
+                and c.details.registered_at >= since
+                and c.status.value != "withdrawn"
+            ),
+            key=lambda c: (c.details.registered_at, c.number),
+        )
+        return (chain[0].details.repeat_of or chain[0].number) if chain else None
+
+    def _matches(self, c: Complaint, f: SearchFilter) -> bool:
+        d = c.details
+        return (
+            (f.factories is None or c.factory in f.factories)
+            and (f.factory is None or c.factory == f.factory)
+            and (f.status is None or d.status.value == f.status)
+            and (f.customer is None or customer_key(f.customer) in customer_key(d.customer.company))
+            and (f.part is None or d.product.part_number == f.part)
+            and (f.severity is None or (d.severity is not None and d.severity.value == f.severity))
+            and (f.text is None or f.text.casefold() in d.phenomenon.casefold())
+            and (f.registered_from is None or d.registered_at >= f.registered_from)
+            and (f.registered_to is None or d.registered_at < f.registered_to)
+            and (f.include_repeats or d.repeat_of is None)
+        )
+
+    async def search(
+        self, f: SearchFilter, *, after: Position | None, limit: int, ascending: bool = False
+    ) -> list[Complaint]:
+        found = sorted(
+            (c for c in self.rows.values() if self._matches(c, f)),
+            key=lambda c: (c.details.registered_at, c.number),
+            reverse=not ascending,
+        )
+        if after is not None:
+            found = [
+                c
+                for c in found
+                if (
+                    (c.details.registered_at, c.number) > after
+                    if ascending
+                    else (c.details.registered_at, c.number) < after
+                )
+            ]
+        return [copy.deepcopy(c) for c in found[:limit]]
+
+    async def counts(self, f: SearchFilter) -> dict[str, Any]:
+        return tally(
+            [
+                (c.period, c.details.channel.value, c.status.value, c.details.repeat_of is not None, 1)
+                for c in self.rows.values()
+                if self._matches(c, f)
+            ]
+        )
+
+    async def revisions(self, number: str) -> list[Revision]:
+        found = [r for (n, _), r in self._read("complaint_revisions").items() if n == number]
+        return sorted(found, key=lambda r: r.revision)
+
+    async def attachments(self, number: str) -> list[Attachment]:
+        return sorted(
+            (a for a in self._read("attachments").values() if a.number == number), key=lambda a: a.uploaded_at
+        )
+
+    async def attachment(self, number: str, attachment_id: str) -> Attachment | None:
+        found = self._read("attachments").get(attachment_id)
+        return found if found is not None and found.number == number else None
+
+    async def recorded_storage_keys(self, keys: list[str]) -> set[str]:
+        return {a.storage_key for a in self._read("attachments").values()} & set(keys)
+
+    async def _insert(self, aggregate: Complaint) -> None:
+        ref = aggregate.details.external_ref
+        if ref and any(c.source == aggregate.source and c.details.external_ref == ref for c in self.rows.values()):
+            raise SenderReferenceTaken(aggregate.source, ref)  # the unique (source, external_ref)
+        await super()._insert(aggregate)
+        self._children(aggregate)
+
+    async def _update(self, aggregate: Complaint, expected_version: int) -> None:
+        await super()._update(aggregate, expected_version)
+        self._children(aggregate)
+
+    def _children(self, aggregate: Complaint) -> None:
+        for r in aggregate.new_revisions:
+            key = (aggregate.number, r.revision)
+            if key in self._read("complaint_revisions"):
+                raise KeyError(f"duplicate revision {key}")
+            self._stage("complaint_revisions", key, r)
+        for a in aggregate.new_attachments:
+            self._stage("attachments", a.id, a)
+        aggregate.new_revisions.clear()
+        aggregate.new_attachments.clear()
+        stored: Complaint = self._staged[self.table_name][aggregate.identity]
+        stored.new_revisions.clear()
+        stored.new_attachments.clear()
+        stored.pull_changes()  # the stored copy must not carry this commit's events into the next one
+
+
+class MemoryRejections(MemoryRepository[RejectedSubmission], RejectionRepository):
+    table_name = "rejected_submissions"
+
+    async def _insert(self, aggregate: RejectedSubmission) -> None:
+        await super()._insert(aggregate)
+        self._staged[self.table_name][aggregate.identity].pull_changes()
+
+
+class MemoryIntakeUnitOfWork(MemoryUnitOfWork, IntakeUnitOfWork):
+    def __init__(self, store: MemoryStore, **kwargs: Any) -> None:
+        super().__init__(store, **kwargs)
+        self._build_repositories()
+
+    def _build_repositories(self) -> None:
+        self.complaints = MemoryComplaints(self.store, self.staged)
+        self.rejections = MemoryRejections(self.store, self.staged)
+
+    async def _begin(self) -> None:
+        await super()._begin()
+        self._build_repositories()  # like a new session: each `async with` reads afresh
+
+
+class FailingCommitUnitOfWork(MemoryIntakeUnitOfWork):
+    """A database that fails at commit (lost connection, disk full…)."""
+
+    async def _commit(self) -> None:
+        raise ConnectionError("the database went away")
+
+
+class MemoryFiles:
+    """An attachment store in memory; files get the clock's time when stored."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.files: dict[str, tuple[bytes, datetime]] = {}
+        self.puts: list[str] = []
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        self.puts.append(key)
+        self.files[key] = (data, self.clock.now())
+
+    async def get(self, key: str) -> bytes:
+        return self.files[key][0]
+
+    async def delete(self, key: str) -> None:
+        self.files.pop(key, None)
+
+    async def list(self) -> list[StoredFile]:
+        return [StoredFile(key, at) for key, (_, at) in self.files.items()]
