@@ -1,5 +1,7 @@
 """Append-only audit trail (记录控制, DOMAIN.md §7): who / when / what changed / why.
 
+Rows are written only by a unit of work's commit (cqm_shared.uow), from recorded changes.
+
 Every state change writes a row in the same transaction. Triggers (created by each service's
 migration 0002) refuse UPDATE, DELETE (and on PostgreSQL TRUNCATE) of audit rows, so not even
 the service itself can alter them.
@@ -7,14 +9,13 @@ the service itself can alter them.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cqm_shared.db import UTCDateTime, utcnow
+from cqm_shared.db import UTCDateTime
 
 TABLE = "audit_log"
 
@@ -44,36 +45,6 @@ def audit_table(metadata: sa.MetaData) -> sa.Table:
 def current_trace_id() -> str | None:
     context = trace.get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else None
-
-
-async def record(
-    session: AsyncSession,
-    table: sa.Table,
-    *,
-    actor: str,
-    action: str,
-    entity: str,
-    entity_id: str,
-    factory: str,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-    reason: str = "",
-    at: datetime | None = None,
-) -> None:
-    await session.execute(
-        sa.insert(table).values(
-            at=at or utcnow(),
-            actor=actor,
-            action=action,
-            entity=entity,
-            entity_id=entity_id,
-            factory=factory,
-            before=before,
-            after=after,
-            reason=reason,
-            trace_id=current_trace_id(),
-        )
-    )
 
 
 async def entries(

@@ -252,7 +252,10 @@ _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
 
 
 def expected_version(
-    if_match: Annotated[str | None, Header(description='the version read, as ETag: "3"')] = None,
+    if_match: Annotated[
+        str | None,
+        Header(description='the version read, as its ETag: "3"', pattern=r'^(\*|\s*(W/)?"?[0-9]{1,9}"?\s*)$'),
+    ] = None,
 ) -> int | None:
     """`If-Match: "<version>"`: the change applies only to the version the caller read (else 409)."""
     if if_match is None or if_match.strip() == "*":
