@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cqm_shared.clock import FakeClock
 from cqm_shared.db import create_engine, session_factory, upgrade
 from cqm_shared.domain import DomainEvent, StaleVersion
-from cqm_shared.uow import Actor, InboxEntry
+from cqm_shared.uow import Actor, AlreadyProcessed, InboxEntry
 from penalty.adapters.orm import assessment_parties, assessments, audit_log, tables
 from penalty.adapters.publishing import to_public
 from penalty.adapters.unit_of_work import SqlPenaltyUnitOfWork
@@ -115,14 +115,33 @@ async def test_commit_writes_aggregate_parties_audit_and_inbox_in_one_transactio
     assert (inbox.event_id, inbox.consumer, inbox.processed_at) == ("evt-1", "penalty.responsibility", clock.now())
 
 
-async def test_the_same_inbox_entry_twice_fails_at_the_database_and_writes_nothing(
+async def test_the_same_inbox_entry_twice_is_refused_and_writes_nothing(
     sessions: async_sessionmaker[AsyncSession], clock: FakeClock
 ) -> None:
     make = units(sessions, clock)
     entry = InboxEntry("evt-1", "penalty.responsibility", "investigation.responsibility_determined")
     await open_assessment(make(entry), "evt-1", DETERMINATION, why="first")
-    with pytest.raises(IntegrityError):
+    with pytest.raises(AlreadyProcessed):
         await open_assessment(make(entry), "evt-2", DETERMINATION, why="redelivered under another id")
+    assert await count(sessions, assessments) == 1
+    assert await count(sessions, audit_log) == 1
+
+
+async def test_a_duplicate_that_slipped_past_the_check_fails_at_the_primary_key(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """Two deliveries checked the inbox before either committed: the database refuses the second claim."""
+    make = units(sessions, clock)
+    entry = InboxEntry("evt-1", "penalty.responsibility", "investigation.responsibility_determined")
+    await open_assessment(make(entry), "evt-1", DETERMINATION, why="first")
+    racing = make(entry)
+
+    async def not_yet_claimed(_: InboxEntry) -> bool:
+        return False  # what the second delivery saw before the first committed
+
+    racing._claimed = not_yet_claimed  # type: ignore[method-assign]
+    with pytest.raises(IntegrityError):
+        await open_assessment(racing, "evt-2", DETERMINATION, why="redelivered under another id")
     assert await count(sessions, assessments) == 1
     assert await count(sessions, audit_log) == 1
 

@@ -15,7 +15,15 @@ from pydantic import BaseModel
 
 from cqm_shared.clock import FakeClock
 from cqm_shared.domain import Aggregate, DomainEvent, InvalidTransition, StaleVersion
-from cqm_shared.uow import Actor, InboxEntry, MemoryRepository, MemoryStore, MemoryUnitOfWork, PublicEvent
+from cqm_shared.uow import (
+    Actor,
+    AlreadyProcessed,
+    InboxEntry,
+    MemoryRepository,
+    MemoryStore,
+    MemoryUnitOfWork,
+    PublicEvent,
+)
 from tests.unit.fakes import T0
 
 
@@ -173,7 +181,26 @@ async def test_the_audit_time_is_the_injected_clock(store: MemoryStore, clock: F
 async def test_an_inbox_entry_is_claimed_once(store: MemoryStore, clock: FakeClock) -> None:
     entry = InboxEntry("evt-1", "test.widgets", "widget.requested")
     await rename(uow(store, clock, entry), "once")
-    with pytest.raises(KeyError):
+    with pytest.raises(AlreadyProcessed):
         await rename(uow(store, clock, entry), "twice")
     assert store.table("widgets")["w-1"].name == "once"
     assert store.inbox == {("evt-1", "test.widgets")}
+
+
+async def test_a_concurrent_duplicate_that_committed_first_fails_this_commit(
+    store: MemoryStore, clock: FakeClock
+) -> None:
+    """Both deliveries passed the inbox check; the claim at commit (the database's primary key) decides."""
+    store.table("widgets")["w-2"] = Widget("w-2", "F01", "other", version=1)
+    entry = InboxEntry("evt-1", "test.widgets", "widget.requested")
+    first, second = uow(store, clock, entry), uow(store, clock, entry)
+    async with first, second:
+        a, b = await first.widgets.get("w-1"), await second.widgets.get("w-2")
+        assert a is not None and b is not None
+        a.rename("first", at=clock.now(), reason="a")
+        b.rename("second", at=clock.now(), reason="b")
+        await first.commit()
+        with pytest.raises(KeyError):
+            await second.commit()
+    assert (store.table("widgets")["w-1"].name, store.table("widgets")["w-2"].name) == ("first", "other")
+    assert [r.reason for r in store.audit] == ["a"]

@@ -60,7 +60,7 @@ class Change:
 
     event: DomainEvent
     entity: str
-    identity: str
+    entity_id: str  # the aggregate's audit_id: the complaint number the trail is read by
     factory: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None

@@ -55,6 +55,13 @@ class SqlUnitOfWork(UnitOfWork):
     def _build_repositories(self, session: AsyncSession) -> None:
         """Subclasses create their repositories here, on the unit of work's session."""
 
+    async def _claimed(self, inbox: InboxEntry) -> bool:
+        table = self._inbox_table
+        seen = await self.session.execute(
+            sa.select(table.c.event_id).where(table.c.event_id == inbox.event_id, table.c.consumer == inbox.consumer)
+        )
+        return seen.first() is not None
+
     async def _write(self, audit: list[AuditRow], events: list[CloudEvent]) -> None:
         session = self.session
         if self.inbox is not None:

@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
 from cqm_shared.clock import Clock
 from cqm_shared.contracts.envelope import CloudEvent
@@ -71,6 +72,10 @@ class InboxEntry:
     event_type: str
 
 
+class AlreadyProcessed(Exception):
+    """The unit of work's inbox entry is already claimed: the message was handled before."""
+
+
 @dataclass(frozen=True)
 class AuditRow:
     at: datetime
@@ -86,20 +91,6 @@ class AuditRow:
 
     def values(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)  # Decimal, enums, dates: as their text
 
 
 class Repository(Generic[A], abc.ABC):
@@ -167,6 +158,14 @@ class UnitOfWork(abc.ABC):
     async def __aenter__(self) -> Self:
         self.committed = False
         await self._begin()
+        # Checked inside the transaction (on SQLite under its write lock): a redelivered
+        # message costs no extra round trip, and its handler never runs twice.
+        if self.inbox is not None and await self._claimed(self.inbox):
+            try:
+                await self._rollback()
+            finally:
+                await self._close()
+            raise AlreadyProcessed(f"event {self.inbox.event_id} already processed by {self.inbox.consumer}")
         return self
 
     async def __aexit__(
@@ -208,10 +207,10 @@ class UnitOfWork(abc.ABC):
             actor=event.actor or self.actor.id,
             action=event.action,
             entity=change.entity,
-            entity_id=change.identity,
+            entity_id=change.entity_id,
             factory=change.factory,
-            before=_json_ready(change.before),
-            after=_json_ready(change.after),
+            before=to_jsonable_python(change.before),
+            after=to_jsonable_python(change.after),
             reason=event.reason,
             trace_id=trace_id,
         )
@@ -231,6 +230,10 @@ class UnitOfWork(abc.ABC):
 
     @abc.abstractmethod
     async def _begin(self) -> None: ...
+
+    @abc.abstractmethod
+    async def _claimed(self, inbox: InboxEntry) -> bool:
+        """Whether the inbox already holds this entry."""
 
     @abc.abstractmethod
     async def _write(self, audit: list[AuditRow], events: list[CloudEvent]) -> None:
@@ -321,12 +324,18 @@ class MemoryUnitOfWork(UnitOfWork):
 
     async def _begin(self) -> None:
         self.staged.clear()
+        self._build_repositories()
+
+    def _build_repositories(self) -> None:
+        """Subclasses create their repositories here: fresh for each `async with`, like a session."""
+
+    async def _claimed(self, inbox: InboxEntry) -> bool:
+        return (inbox.event_id, inbox.consumer) in self.store.inbox
 
     async def _write(self, audit: list[AuditRow], events: list[CloudEvent]) -> None:
-        if self.inbox is not None:
-            key = (self.inbox.event_id, self.inbox.consumer)
-            if key in self.store.inbox:
-                raise KeyError(f"event {key[0]} already processed by {key[1]}")
+        if self.inbox is not None and await self._claimed(self.inbox):
+            # What the primary key does on a database when a concurrent duplicate committed first.
+            raise KeyError(f"event {self.inbox.event_id} already processed by {self.inbox.consumer}")
         self._pending_audit, self._pending_events = audit, events
 
     async def _commit(self) -> None:

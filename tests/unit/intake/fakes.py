@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from cqm_shared.clock import Clock
-from cqm_shared.uow import MemoryRepository, MemoryStore, MemoryUnitOfWork
+from cqm_shared.uow import MemoryRepository, MemoryUnitOfWork
 from intake.adapters.repository import tally
 from intake.domain.corrections import customer_key
 from intake.domain.model import Attachment, Complaint, RejectedSubmission, Revision, SenderReferenceTaken
@@ -148,23 +148,11 @@ class MemoryComplaints(MemoryRepository[Complaint], ComplaintRepository):
 class MemoryRejections(MemoryRepository[RejectedSubmission], RejectionRepository):
     table_name = "rejected_submissions"
 
-    async def _insert(self, aggregate: RejectedSubmission) -> None:
-        await super()._insert(aggregate)
-        self._staged[self.table_name][aggregate.identity].pull_changes()
-
 
 class MemoryIntakeUnitOfWork(MemoryUnitOfWork, IntakeUnitOfWork):
-    def __init__(self, store: MemoryStore, **kwargs: Any) -> None:
-        super().__init__(store, **kwargs)
-        self._build_repositories()
-
     def _build_repositories(self) -> None:
         self.complaints = MemoryComplaints(self.store, self.staged)
         self.rejections = MemoryRejections(self.store, self.staged)
-
-    async def _begin(self) -> None:
-        await super()._begin()
-        self._build_repositories()  # like a new session: each `async with` reads afresh
 
 
 class FailingCommitUnitOfWork(MemoryIntakeUnitOfWork):

@@ -14,7 +14,7 @@ from cqm_shared.contracts.events import InvestigationTriaged
 from cqm_shared.domain import InvalidTransition, NotFound, StaleVersion
 from cqm_shared.messaging.consumer import InvalidPayload, Message
 from cqm_shared.policy import PolicyBook
-from cqm_shared.uow import Actor, InboxEntry, MemoryStore
+from cqm_shared.uow import Actor, AlreadyProcessed, InboxEntry, MemoryStore
 from intake.adapters.publishing import to_public
 from intake.domain.attachments import AttachmentRefused
 from intake.domain.corrections import InvalidAmendment
@@ -494,7 +494,7 @@ async def test_the_inbox_makes_a_redelivered_submission_register_once(make: Make
     handle = on_submitted(POLICIES)
     entry = InboxEntry("e-1", "intake.submissions", "complaint.submitted")
     await handle(make(Actor("system:crm"), entry), submitted(form()))
-    with pytest.raises(KeyError):  # the second claim of one event id fails, nothing is written
+    with pytest.raises(AlreadyProcessed):  # the second claim of one event id fails, nothing is written
         await handle(make(Actor("system:crm"), entry), submitted(form(i=2)))
     assert len(store.table("complaints")) == 1
 

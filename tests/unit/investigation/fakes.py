@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from cqm_shared.uow import MemoryRepository, MemoryStore, MemoryUnitOfWork
+from cqm_shared.uow import MemoryRepository, MemoryUnitOfWork
 from investigation.domain.model import Case
 from investigation.service.unit_of_work import CaseRepository, InvestigationUnitOfWork
 
@@ -14,6 +12,5 @@ class MemoryCases(MemoryRepository[Case], CaseRepository):
 
 
 class MemoryInvestigationUnitOfWork(MemoryUnitOfWork, InvestigationUnitOfWork):
-    def __init__(self, store: MemoryStore, **kwargs: Any) -> None:
-        super().__init__(store, **kwargs)
-        self.cases = MemoryCases(store, self.staged)
+    def _build_repositories(self) -> None:
+        self.cases = MemoryCases(self.store, self.staged)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from cqm_shared.uow import MemoryRepository, MemoryStore, MemoryUnitOfWork
+from cqm_shared.uow import MemoryRepository, MemoryUnitOfWork
 from notification.domain.model import Dispatch
 from notification.service.unit_of_work import DispatchRepository, NotificationUnitOfWork
 
@@ -18,6 +16,5 @@ class MemoryDispatches(MemoryRepository[Dispatch], DispatchRepository):
 
 
 class MemoryNotificationUnitOfWork(MemoryUnitOfWork, NotificationUnitOfWork):
-    def __init__(self, store: MemoryStore, **kwargs: Any) -> None:
-        super().__init__(store, **kwargs)
-        self.dispatches = MemoryDispatches(store, self.staged)
+    def _build_repositories(self) -> None:
+        self.dispatches = MemoryDispatches(self.store, self.staged)

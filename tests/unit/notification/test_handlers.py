@@ -9,7 +9,7 @@ import pytest
 
 from cqm_shared.clock import FakeClock
 from cqm_shared.policy import PolicyBook
-from cqm_shared.uow import Actor, InboxEntry, MemoryStore
+from cqm_shared.uow import Actor, AlreadyProcessed, InboxEntry, MemoryStore
 from notification.adapters.publishing import to_public
 from notification.domain.model import CaseOpened, Cause, Channel, ComplaintSummary, Deadline, DeliveryStatus
 from notification.domain.policy import NotificationPolicy
@@ -148,7 +148,7 @@ async def test_each_dispatch_leaves_one_audit_row(make: Make, store: MemoryStore
 async def test_the_same_inbox_entry_twice_notifies_once(make: Make, store: MemoryStore) -> None:
     entry = InboxEntry("evt-1", "notification.complaints", "complaint.registered")
     await notify_registered(make(INTAKE, entry), registered("evt-1"), complaint(), POLICIES, why="first")
-    with pytest.raises(KeyError):
+    with pytest.raises(AlreadyProcessed):
         # the same message again (even were it given another dispatch key): the inbox refuses it
         await notify_registered(make(INTAKE, entry), registered("evt-1b"), complaint(), POLICIES, why="again")
     assert list(store.table("dispatches")) == ["evt-1"]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from cqm_shared.uow import MemoryRepository, MemoryStore, MemoryUnitOfWork
+from cqm_shared.uow import MemoryRepository, MemoryUnitOfWork
 from penalty.domain.model import Assessment
 from penalty.service.unit_of_work import AssessmentRepository, PenaltyUnitOfWork
 
@@ -18,6 +16,5 @@ class MemoryAssessments(MemoryRepository[Assessment], AssessmentRepository):
 
 
 class MemoryPenaltyUnitOfWork(MemoryUnitOfWork, PenaltyUnitOfWork):
-    def __init__(self, store: MemoryStore, **kwargs: Any) -> None:
-        super().__init__(store, **kwargs)
-        self.assessments = MemoryAssessments(store, self.staged)
+    def _build_repositories(self) -> None:
+        self.assessments = MemoryAssessments(self.store, self.staged)

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from cqm_shared.clock import FakeClock
-from cqm_shared.uow import Actor, InboxEntry, MemoryStore
+from cqm_shared.uow import Actor, AlreadyProcessed, InboxEntry, MemoryStore
 from penalty.adapters.publishing import to_public
 from penalty.domain.model import AssessmentStatus, Determination, Party
 from penalty.service.handlers import assessments_of, open_assessment
@@ -82,7 +82,7 @@ async def test_the_inbox_refuses_a_second_claim_of_one_event_and_nothing_is_writ
     make = uows(store, clock)
     entry = InboxEntry("evt-1", "penalty.responsibility", "investigation.responsibility_determined")
     await open_assessment(make(inbox=entry), "evt-1", determination(), why="first")
-    with pytest.raises(KeyError):
+    with pytest.raises(AlreadyProcessed):
         await open_assessment(make(inbox=entry), "evt-2", determination(), why="same message, other id")
     assert list(store.table("assessments")) == ["evt-1"]
 

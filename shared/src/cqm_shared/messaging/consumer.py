@@ -36,7 +36,7 @@ from cqm_shared.contracts.events import EVENT_PAYLOADS, payload_model
 from cqm_shared.messaging.topology import Topology
 from cqm_shared.problems import field_errors
 from cqm_shared.telemetry import context_from_traceparent, tracer
-from cqm_shared.uow import Actor, InboxEntry, UnitOfWork, system_actor
+from cqm_shared.uow import Actor, AlreadyProcessed, InboxEntry, UnitOfWork, system_actor
 
 log = logging.getLogger(__name__)
 
@@ -186,8 +186,6 @@ class EventConsumer:
 
     async def _process(self, event: CloudEvent, model: type[BaseModel]) -> str:
         event_id = str(event.id)
-        if await self._processed(event_id):
-            return "duplicate"
         handles = self._handlers[event.type]
         uow = self._units_of_work(system_actor(event.source), InboxEntry(event_id, self._consumer_id, event.type))
         try:
@@ -214,6 +212,8 @@ class EventConsumer:
                     data,
                 )
                 await handles.handle(uow, typed)
+        except AlreadyProcessed:
+            return "duplicate"
         except IntegrityError:
             # A concurrent delivery of the same id may have won the inbox race.
             if await self._processed(event_id):
