@@ -95,12 +95,16 @@ class Aggregate:
         pending: list[Change] = self.__dict__.setdefault("_changes", [])
         return pending
 
-    def record(self, event: DomainEvent, *, before: dict[str, Any] | None) -> None:
-        """Call after changing state: bumps the version and keeps the change for the commit."""
+    def record(
+        self, event: DomainEvent, *, before: dict[str, Any] | None, after: dict[str, Any] | None = None
+    ) -> None:
+        """Call after changing state: bumps the version and keeps the change for the commit.
+
+        The audit `after` is the snapshot, unless the change has more to show (`after`).
+        """
         self.version += 1
-        self._pending().append(
-            Change(event, self.entity, self.audit_id, self.factory, before, self.snapshot(), self.version)
-        )
+        shown = self.snapshot() if after is None else after
+        self._pending().append(Change(event, self.entity, self.audit_id, self.factory, before, shown, self.version))
 
     def pull_changes(self) -> list[Change]:
         changes = list(self._pending())

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cqm_shared.audit import current_trace_id
 from cqm_shared.contracts.envelope import CloudEvent
+from cqm_shared.domain import StaleVersion
 from cqm_shared.messaging.outbox import outbox_row
 from cqm_shared.telemetry import current_traceparent
 from cqm_shared.uow import Actor, AuditRow, InboxEntry, Translator, UnitOfWork
@@ -120,3 +121,25 @@ def sql_units_of_work(
         )
 
     return make
+
+
+async def versioned_update(
+    session: AsyncSession,
+    table: sa.Table,
+    key: sa.ColumnElement[bool],
+    *,
+    entity: str,
+    identity: str,
+    expected_version: int,
+    values: dict[str, Any],
+) -> None:
+    """`UPDATE … WHERE <key> AND version = expected`; no row means another writer came first.
+
+    The refusal names the version found, so a client hears "now at version 3", not "deleted".
+    """
+    result = await session.execute(
+        sa.update(table).where(key, table.c.version == expected_version).values(**values)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        actual = (await session.execute(sa.select(table.c.version).where(key))).scalar_one_or_none()
+        raise StaleVersion(entity, identity, expected_version, actual)

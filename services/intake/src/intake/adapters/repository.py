@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cqm_shared.contracts.complaint import ComplaintRecord, ComplaintStatus
-from cqm_shared.domain import StaleVersion
+from cqm_shared.sql_uow import versioned_update
 from intake.adapters.orm import attachments, complaint_revisions, complaints, number_sequences, rejected_submissions
 from intake.domain.corrections import FieldChange, customer_key, search_text
 from intake.domain.model import (
@@ -248,13 +248,15 @@ class SqlComplaintRepository(ComplaintRepository):
         await self._write_children(complaint)
 
     async def _update(self, complaint: Complaint, expected_version: int) -> None:
-        result = await self._session.execute(
-            sa.update(complaints)
-            .where(complaints.c.number == complaint.number, complaints.c.version == expected_version)
-            .values(version=complaint.version, **_columns_of(complaint.details))
+        await versioned_update(
+            self._session,
+            complaints,
+            complaints.c.number == complaint.number,
+            entity=complaint.entity,
+            identity=complaint.number,
+            expected_version=expected_version,
+            values={"version": complaint.version, **_columns_of(complaint.details)},
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise StaleVersion(complaint.entity, complaint.number, expected_version, None)
         await self._write_children(complaint)
 
     async def _write_children(self, complaint: Complaint) -> None:
@@ -362,4 +364,4 @@ class SqlRejectionRepository(RejectionRepository):
         )
 
     async def _update(self, rejected: RejectedSubmission, expected_version: int) -> None:
-        raise StaleVersion(rejected.entity, rejected.event_id, expected_version, None)  # kept as received
+        raise TypeError(f"rejected submission {rejected.event_id} is kept as received and never changes")

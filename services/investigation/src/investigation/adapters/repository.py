@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cqm_shared.domain import StaleVersion
+from cqm_shared.sql_uow import versioned_update
 from investigation.adapters.orm import case_deadlines, case_history, cases
 from investigation.domain.model import (
     Case,
@@ -110,16 +110,15 @@ class SqlCaseRepository(CaseRepository):
         await self._append_history(case, case.history)
 
     async def _update(self, case: Case, expected_version: int) -> None:
-        result = await self._session.execute(
-            sa.update(cases)
-            .where(cases.c.number == case.number, cases.c.version == expected_version)
-            .values(state=case.state.value, updated_at=case.updated_at, version=case.version)
+        await versioned_update(
+            self._session,
+            cases,
+            cases.c.number == case.number,
+            entity=case.entity,
+            identity=case.number,
+            expected_version=expected_version,
+            values={"state": case.state.value, "updated_at": case.updated_at, "version": case.version},
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            actual = (
-                await self._session.execute(sa.select(cases.c.version).where(cases.c.number == case.number))
-            ).scalar_one_or_none()
-            raise StaleVersion(case.entity, case.number, expected_version, actual)
         d = case_deadlines
         stored = set((await self._session.execute(sa.select(d.c.milestone).where(d.c.number == case.number))).scalars())
         for deadline in case.deadlines:

@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cqm_shared.domain import StaleVersion
+from cqm_shared.sql_uow import versioned_update
 from penalty.adapters.orm import assessment_parties, assessments
 from penalty.domain.model import Assessment, AssessmentStatus, Determination, Party
 from penalty.service.unit_of_work import AssessmentRepository
@@ -100,10 +100,12 @@ class SqlAssessmentRepository(AssessmentRepository):
         )
 
     async def _update(self, a: Assessment, expected_version: int) -> None:
-        result = await self._session.execute(
-            sa.update(assessments)
-            .where(assessments.c.id == a.id, assessments.c.version == expected_version)
-            .values(status=a.status.value, version=a.version)
+        await versioned_update(
+            self._session,
+            assessments,
+            assessments.c.id == a.id,
+            entity=a.entity,
+            identity=a.id,
+            expected_version=expected_version,
+            values={"status": a.status.value, "version": a.version},
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise StaleVersion(a.entity, a.id, expected_version, None)
