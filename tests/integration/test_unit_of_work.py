@@ -181,8 +181,9 @@ async def test_a_stale_version_is_refused_at_the_database(
         b.version = 1
         second.assessments._loaded["evt-1"] = (b, 1)
         b.record(Drafted(at=clock.now(), reason="second editor"), before=None)
-        with pytest.raises(StaleVersion):
+        with pytest.raises(StaleVersion) as stale:
             await second.commit()
+        assert (stale.value.expected, stale.value.actual) == (1, 2)  # names the version found, not "deleted"
     async with sessions() as session:
         reasons = (await session.execute(sa.select(audit_log.c.reason).order_by(audit_log.c.id))).scalars().all()
     assert reasons == ["open", "first editor"]

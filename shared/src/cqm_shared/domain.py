@@ -95,9 +95,7 @@ class Aggregate:
         pending: list[Change] = self.__dict__.setdefault("_changes", [])
         return pending
 
-    def record(
-        self, event: DomainEvent, *, before: dict[str, Any] | None, after: dict[str, Any] | None = None
-    ) -> None:
+    def record(self, event: DomainEvent, *, before: dict[str, Any] | None, after: dict[str, Any] | None = None) -> None:
         """Call after changing state: bumps the version and keeps the change for the commit.
 
         The audit `after` is the snapshot, unless the change has more to show (`after`).

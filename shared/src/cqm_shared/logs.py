@@ -69,6 +69,10 @@ def mask_record(record: logging.LogRecord) -> logging.LogRecord:
     arguments) is the message collapsed into one masked text.
     """
     try:
+        if not record.exc_info and not record.stack_info:
+            plain = record.getMessage()
+            if mask_pii(plain) == plain:
+                return record  # nothing to mask (most records): leave them exactly as logged
         record.msg = mask_pii(str(record.msg))  # `getMessage()` applies str() to it in any case
         if record.args:
             record.args = _mask_args(record.args)

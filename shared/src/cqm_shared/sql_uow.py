@@ -137,9 +137,7 @@ async def versioned_update(
 
     The refusal names the version found, so a client hears "now at version 3", not "deleted".
     """
-    result = await session.execute(
-        sa.update(table).where(key, table.c.version == expected_version).values(**values)
-    )
+    result = await session.execute(sa.update(table).where(key, table.c.version == expected_version).values(**values))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         actual = (await session.execute(sa.select(table.c.version).where(key))).scalar_one_or_none()
         raise StaleVersion(entity, identity, expected_version, actual)

@@ -226,15 +226,21 @@ def create_app(
 
     spec = AsyncAPI(runtime.broker, title=f"{title} messages", version=version, description=description)
 
+    described: dict[str, Any] = {}  # nothing it says changes after start: built once, on first request
+
     @app.get("/asyncapi.json", tags=["operations"])
     async def asyncapi() -> Any:
-        document = spec.to_specification().to_jsonable()
-        return describe_cloudevents(
-            document,
-            published=published_events(runtime.service, documented_publications(document)),
-            consumed=runtime.consumed,
-            exchange=runtime.topology.exchange.name,
-        )
+        if not described:
+            document = spec.to_specification().to_jsonable()
+            described.update(
+                describe_cloudevents(
+                    document,
+                    published=published_events(runtime.service, documented_publications(document)),
+                    consumed=runtime.consumed,
+                    exchange=runtime.topology.exchange.name,
+                )
+            )
+        return described
 
     for router in [*routers, audit_router(audit_log)]:
         app.include_router(router, responses=COMMON_RESPONSES)

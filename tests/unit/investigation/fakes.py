@@ -10,6 +10,9 @@ from investigation.service.unit_of_work import CaseRepository, InvestigationUnit
 class MemoryCases(MemoryRepository[Case], CaseRepository):
     table_name = "cases"
 
+    async def exists(self, number: str) -> bool:
+        return number in self.rows
+
 
 class MemoryInvestigationUnitOfWork(MemoryUnitOfWork, InvestigationUnitOfWork):
     def _build_repositories(self) -> None:

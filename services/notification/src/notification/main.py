@@ -23,6 +23,5 @@ def create_app(settings: NotificationSettings | None = None, *, clock: Clock | N
         matrix=MATRIX,
         audit_log=audit_log,
     )
-    app.state.policies = service.policies
     app.state.units_of_work = service.units_of_work
     return app

@@ -60,6 +60,11 @@ class Message(Generic[T]):
     dataversion: int
     data: T
 
+    @property
+    def why(self) -> str:
+        """The audit trail's reason for what this message caused."""
+        return f"{self.type} {self.id} from {self.source}"
+
 
 @dataclass(frozen=True)
 class InvalidPayload:

@@ -27,6 +27,10 @@ class SqlCaseRepository(CaseRepository):
         super().__init__()
         self._session = session
 
+    async def exists(self, number: str) -> bool:
+        found = await self._session.execute(sa.select(cases.c.number).where(cases.c.number == number))
+        return found.first() is not None
+
     async def get(self, number: str) -> Case | None:
         row = (await self._session.execute(sa.select(cases).where(cases.c.number == number))).first()
         if row is None:

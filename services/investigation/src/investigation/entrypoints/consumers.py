@@ -33,9 +33,7 @@ def complaint_facts(record: ComplaintRecord) -> ComplaintFacts:
 
 def on_complaint_registered(policies: Policies) -> Handles:
     async def handle(uow: InvestigationUnitOfWork, message: Message[ComplaintRecord]) -> None:
-        await open_case(
-            uow, complaint_facts(message.data), policies, why=f"{message.type} {message.id} from {message.source}"
-        )
+        await open_case(uow, complaint_facts(message.data), policies, why=message.why)
 
     return Handles(handle)
 

@@ -24,7 +24,7 @@ class FactoryPolicyMissing(RuntimeError):
 async def open_case(uow: InvestigationUnitOfWork, complaint: ComplaintFacts, policies: Policies, *, why: str) -> None:
     """A case with its deadlines for a registered complaint (once per complaint number)."""
     async with uow:
-        if await uow.cases.get(complaint.number) is not None:
+        if await uow.cases.exists(complaint.number):
             return  # the same complaint again (another event id): already open
         try:
             policy = policies.for_factory(complaint.factory)

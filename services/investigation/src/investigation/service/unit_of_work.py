@@ -12,6 +12,10 @@ class CaseRepository(Repository[Case], abc.ABC):
     @abc.abstractmethod
     async def get(self, number: str) -> Case | None: ...
 
+    @abc.abstractmethod
+    async def exists(self, number: str) -> bool:
+        """Whether a case is open for the complaint (without loading it)."""
+
 
 class InvestigationUnitOfWork(UnitOfWork, abc.ABC):
     cases: CaseRepository

@@ -24,10 +24,14 @@ class SqlDispatchRepository(DispatchRepository):
         found = _dispatches(list((await self._session.execute(stmt)).all()))
         return self._track(found[0]) if found else None
 
-    async def for_complaint(self, number: str, factories: frozenset[str] | None) -> list[Dispatch]:
+    async def for_complaint(
+        self, number: str, factories: frozenset[str] | None, recipient: str | None = None
+    ) -> list[Dispatch]:
         stmt = sa.select(n).where(n.c.number == number)
         if factories is not None:
             stmt = stmt.where(n.c.factory.in_(sorted(factories)))
+        if recipient is not None:
+            stmt = stmt.where(n.c.recipient == recipient)
         return _dispatches(list((await self._session.execute(stmt.order_by(n.c.created_at, n.c.id))).all()))
 
     async def _insert(self, d: Dispatch) -> None:

@@ -65,5 +65,5 @@ async def list_notifications(
     complaint: Annotated[str, Query(min_length=1, max_length=32)],
     recipient: Annotated[str | None, Query(max_length=200)] = None,
 ) -> list[NotificationView]:
-    dispatches = await dispatches_of(_uow(request, principal), complaint)
-    return [NotificationView.of(d, n) for d in dispatches for n in d.to(recipient or None)]
+    dispatches = await dispatches_of(_uow(request, principal), complaint, recipient or None)
+    return [NotificationView.of(d, n) for d in dispatches for n in d.notifications]

@@ -35,21 +35,17 @@ def _cause(message: Message[Any]) -> Cause:
     return Cause(event_id=message.id, event_type=message.type)
 
 
-def _why(message: Message[Any]) -> str:
-    return f"{message.type} {message.id} from {message.source}"
-
-
 def on_complaint_registered(policies: Policies) -> Handles:
     async def handle(uow: NotificationUnitOfWork, message: Message[ComplaintRecord]) -> None:
         summary = complaint_summary(message.data)
-        await notify_registered(uow, _cause(message), summary, policies, why=_why(message))
+        await notify_registered(uow, _cause(message), summary, policies, why=message.why)
 
     return Handles(handle)
 
 
 def on_investigation_opened(policies: Policies) -> Handles:
     async def handle(uow: NotificationUnitOfWork, message: Message[InvestigationOpened]) -> None:
-        await notify_opened(uow, _cause(message), case_opened(message.data), policies, why=_why(message))
+        await notify_opened(uow, _cause(message), case_opened(message.data), policies, why=message.why)
 
     return Handles(handle)
 

@@ -61,7 +61,7 @@ async def notify_opened(
     await _dispatch(uow, cause, case.number, case.factory, lambda p: for_opened(case, p), policies, why)
 
 
-async def dispatches_of(uow: NotificationUnitOfWork, number: str) -> list[Dispatch]:
-    """What was sent about one complaint, in the factories the caller may see."""
+async def dispatches_of(uow: NotificationUnitOfWork, number: str, recipient: str | None = None) -> list[Dispatch]:
+    """What was sent about one complaint (to one recipient, if named), in the factories the caller may see."""
     async with uow:
-        return await uow.dispatches.for_complaint(number, uow.actor.factories)
+        return await uow.dispatches.for_complaint(number, uow.actor.factories, recipient)

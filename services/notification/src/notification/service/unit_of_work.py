@@ -13,7 +13,10 @@ class DispatchRepository(Repository[Dispatch], abc.ABC):
     async def get(self, event_id: str) -> Dispatch | None: ...
 
     @abc.abstractmethod
-    async def for_complaint(self, number: str, factories: frozenset[str] | None) -> list[Dispatch]: ...
+    async def for_complaint(
+        self, number: str, factories: frozenset[str] | None, recipient: str | None = None
+    ) -> list[Dispatch]:
+        """The complaint's dispatches, each holding only `recipient`'s notifications when one is named."""
 
 
 class NotificationUnitOfWork(UnitOfWork, abc.ABC):

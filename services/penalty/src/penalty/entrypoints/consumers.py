@@ -25,9 +25,7 @@ def determination(payload: ResponsibilityDetermined) -> Determination:
 
 
 async def on_responsibility_determined(uow: PenaltyUnitOfWork, message: Message[ResponsibilityDetermined]) -> None:
-    await open_assessment(
-        uow, message.id, determination(message.data), why=f"{message.type} {message.id} from {message.source}"
-    )
+    await open_assessment(uow, message.id, determination(message.data), why=message.why)
 
 
 def subscriptions() -> list[Subscription]:
