@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import importlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,11 +15,14 @@ import aio_pika
 import httpx
 from fastapi import FastAPI
 
+from cqm_shared.clock import FakeClock
 from cqm_shared.db import upgrade
 from cqm_shared.settings import ServiceSettings
+from cqm_shared.uow import Actor, UnitOfWork
 from tests.conftest import POLICY_DIR, BrokerNamespace
 
 T = TypeVar("T")
+U = TypeVar("U", bound=UnitOfWork)
 
 SETTINGS = {
     "intake": "intake.config:IntakeSettings",
@@ -54,14 +58,35 @@ def service_settings(service: str, database_url: str, ns: BrokerNamespace, **ove
 
 @asynccontextmanager
 async def running_service(
-    service: str, database_url: str, ns: BrokerNamespace, **overrides: Any
+    service: str,
+    database_url: str,
+    ns: BrokerNamespace,
+    *,
+    app_kwargs: Mapping[str, Any] | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[FastAPI]:
-    """The service's real app (lifespan: broker, subscribers, relay) on a migrated database."""
+    """The service's real app (lifespan: broker, subscribers, relay) on a migrated database.
+
+    `overrides` are settings; `app_kwargs` go to the service's `create_app`, i.e. parts swapped
+    at its composition root (a clock, an attachment store).
+    """
     await asyncio.to_thread(upgrade, migrations_dir(service), database_url)
     create_app = _load(f"{service}.main:create_app")
-    app: FastAPI = create_app(service_settings(service, database_url, ns, **overrides))
+    app: FastAPI = create_app(service_settings(service, database_url, ns, **overrides), **(app_kwargs or {}))
     async with app.router.lifespan_context(app):
         yield app
+
+
+TESTER = Actor("user:tester")
+
+
+def unit_of_work(app: FastAPI, kind: type[U], *, at: datetime | None = None, actor: Actor = TESTER) -> U:
+    """A unit of work of the running app, for calling its use cases directly; `at` stops its clock there."""
+    uow = app.state.units_of_work(actor, None)
+    assert isinstance(uow, kind)
+    if at is not None:
+        uow.clock = FakeClock(at)
+    return uow
 
 
 async def wait_for(probe: Callable[[], Awaitable[T]], *, timeout: float = 20.0, interval: float = 0.1) -> T:

@@ -21,7 +21,6 @@ from intake.adapters.storage import LocalFolderStore, S3Store
 from intake.entrypoints.cli import sweep, sweep_main
 from tests.conftest import POLICY_DIR, BrokerNamespace
 from tests.helpers import asgi_client, auth, migrations_dir, running_service
-from tests.integration.intake_app import running_intake
 from tests.integration.test_numbering import form
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
@@ -146,15 +145,21 @@ async def probed(
     sqlite_url: str, broker_ns: BrokerNamespace, tmp_path: Path
 ) -> AsyncIterator[tuple[FastAPI, ProbingStore]]:
     store = ProbingStore(tmp_path / "files")
-    async with running_intake(
-        sqlite_url, broker_ns, attachments=store, attachment_dir=tmp_path / "files", attachment_max_bytes=64 * 1024
+    async with running_service(
+        "intake",
+        sqlite_url,
+        broker_ns,
+        app_kwargs={"attachments": store},
+        attachment_dir=tmp_path / "files",
+        attachment_max_bytes=64 * 1024,
     ) as app:
         yield app, store
 
 
 async def test_the_bytes_are_stored_while_no_transaction_is_open(probed: tuple[FastAPI, ProbingStore]) -> None:
-    """The upload stored its bytes inside the transaction holding the complaint's row lock (on
-    SQLite the database's one write lock): nobody could register a complaint meanwhile."""
+    """The bytes are stored between two short transactions, none open meanwhile (no row lock
+    held, on SQLite not the database's one write lock): another complaint is registered while
+    the upload is storing them."""
     app, store = probed
     async with client(app) as c:
         number = (await c.post("/api/v1/complaints", json=form("F01"))).json()["number"]

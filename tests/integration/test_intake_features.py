@@ -25,9 +25,9 @@ from cqm_shared.messaging.consumer import REASON_HEADER
 from cqm_shared.messaging.outbox import pending_count
 from intake.adapters.orm import complaints, rejected_submissions
 from intake.service.handlers import register_complaint
+from intake.service.unit_of_work import IntakeUnitOfWork
 from tests.conftest import BrokerNamespace
-from tests.helpers import asgi_client, auth, drain, drain_all, publish, running_service, wait_for
-from tests.integration.intake_app import running_intake, unit_of_work
+from tests.helpers import asgi_client, auth, drain, drain_all, publish, running_service, unit_of_work, wait_for
 from tests.integration.test_numbering import form
 
 
@@ -152,7 +152,7 @@ async def test_repeats_are_linked_flagged_and_not_double_counted(intake: FastAPI
             "product": {"part_number": part, "order_number": order},
         }
         registration = await register_complaint(
-            unit_of_work(intake, at=moment), policies, ComplaintForm.model_validate(data), source="/t"
+            unit_of_work(intake, IntakeUnitOfWork, at=moment), policies, ComplaintForm.model_validate(data), source="/t"
         )
         return registration.complaint.number
 
@@ -436,7 +436,9 @@ async def test_the_export_streams_every_complaint_across_pages(database_url: str
     """It stopped silently at 50,000 rows; now every match is written, read in keyset pages
     (here of 2, all registered in the same microsecond: the number breaks the ties)."""
     clock = FakeClock(datetime(2026, 11, 21, 8, 30, tzinfo=UTC))
-    async with running_intake(database_url, broker_ns, clock=clock, export_page_size=2) as app:
+    async with running_service(
+        "intake", database_url, broker_ns, app_kwargs={"clock": clock}, export_page_size=2
+    ) as app:
         async with client(app) as c:
             for i in range(7):
                 assert (await c.post("/api/v1/complaints", json=form("F01", i))).status_code == 201

@@ -13,9 +13,9 @@ import httpx
 
 from cqm_shared.contracts.complaint import ComplaintForm
 from intake.service.handlers import register_complaint
+from intake.service.unit_of_work import IntakeUnitOfWork
 from tests.conftest import BrokerNamespace
-from tests.helpers import auth, running_service
-from tests.integration.intake_app import running_intake, unit_of_work
+from tests.helpers import auth, running_service, unit_of_work
 
 
 def form(factory: str = "F01", i: int = 0) -> dict[str, Any]:
@@ -59,7 +59,7 @@ async def test_serials_restart_each_month_per_factory_under_concurrency(
     async with running_service("intake", database_url, broker_ns) as app:
         jobs = [
             register_complaint(
-                unit_of_work(app, at=moment),
+                unit_of_work(app, IntakeUnitOfWork, at=moment),
                 app.state.policies,
                 ComplaintForm.model_validate(form(factory, i)),
                 source="/test",
@@ -86,7 +86,9 @@ async def test_200_concurrent_requests_across_two_factories_and_a_month_boundary
     # and 00:00:00 on 1 December in a cycle of three, so both factories get both months.
     november, december = datetime(2026, 11, 30, 15, 59, 59, tzinfo=UTC), datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
     clock = CyclingClock([november, december, december])
-    async with running_intake(database_url, broker_ns, clock=clock, rate_limit_burst=1000) as app:
+    async with running_service(
+        "intake", database_url, broker_ns, app_kwargs={"clock": clock}, rate_limit_burst=1000
+    ) as app:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake", headers=auth()) as client:
             answers = await asyncio.gather(

@@ -289,10 +289,14 @@ class MemoryRepository(Repository[A]):
         self._store = store
         self._staged = staged  # the unit of work's pending writes: table -> key -> object
 
+    def table(self, name: str) -> dict[Any, Any]:
+        """A table's committed rows overlaid with this unit of work's writes (read your own writes)."""
+        return {**self._store.table(name), **self._staged.get(name, {})}
+
     @property
     def rows(self) -> dict[str, A]:
-        """Committed aggregates overlaid with this unit of work's writes (read your own writes)."""
-        return {**self._store.table(self.table_name), **self._staged.get(self.table_name, {})}
+        """This repository's aggregates, committed and written in this unit of work."""
+        return self.table(self.table_name)
 
     async def get(self, identity: str) -> A | None:
         found = self.rows.get(identity)

@@ -9,7 +9,7 @@ from typing import Any
 from cqm_shared.clock import Clock
 from cqm_shared.uow import MemoryRepository, MemoryUnitOfWork
 from intake.adapters.repository import tally
-from intake.domain.corrections import customer_key
+from intake.domain.corrections import customer_key, search_text
 from intake.domain.model import Attachment, Complaint, RejectedSubmission, Revision, SenderReferenceTaken
 from intake.service.unit_of_work import (
     ComplaintRepository,
@@ -24,21 +24,18 @@ from intake.service.unit_of_work import (
 class MemoryComplaints(MemoryRepository[Complaint], ComplaintRepository):
     table_name = "complaints"
 
-    def _read(self, name: str) -> dict[Any, Any]:
-        return {**self._store.table(name), **self._staged.get(name, {})}
-
     def _stage(self, name: str, key: Any, value: Any) -> None:
         self._staged.setdefault(name, {})[key] = value
 
     async def next_serial(self, factory: str, period: str) -> int:
-        serial = int(self._read("number_sequences").get((factory, period), 0)) + 1
+        serial = int(self.table("number_sequences").get((factory, period), 0)) + 1
         self._stage("number_sequences", (factory, period), serial)  # given back on rollback
         return serial
 
     async def by_sender_reference(self, source: str, external_ref: str) -> Complaint | None:
-        for c in self.rows.values():
+        for number, c in self.rows.items():
             if c.source == source and c.details.external_ref == external_ref:
-                return self._track(copy.deepcopy(c))
+                return await self.get(number)
         return None
 
     async def repeat_original(self, factory: str, key: tuple[str, str, str], since: datetime) -> str | None:
@@ -67,7 +64,7 @@ class MemoryComplaints(MemoryRepository[Complaint], ComplaintRepository):
             and (f.customer is None or customer_key(f.customer) in customer_key(d.customer.company))
             and (f.part is None or d.product.part_number == f.part)
             and (f.severity is None or (d.severity is not None and d.severity.value == f.severity))
-            and (f.text is None or f.text.casefold() in d.phenomenon.casefold())
+            and (f.text is None or f.text.casefold() in search_text(d))
             and (f.registered_from is None or d.registered_at >= f.registered_from)
             and (f.registered_to is None or d.registered_at < f.registered_to)
             and (f.include_repeats or d.repeat_of is None)
@@ -103,46 +100,51 @@ class MemoryComplaints(MemoryRepository[Complaint], ComplaintRepository):
         )
 
     async def revisions(self, number: str) -> list[Revision]:
-        found = [r for (n, _), r in self._read("complaint_revisions").items() if n == number]
+        found = [r for (n, _), r in self.table("complaint_revisions").items() if n == number]
         return sorted(found, key=lambda r: r.revision)
 
     async def attachments(self, number: str) -> list[Attachment]:
         return sorted(
-            (a for a in self._read("attachments").values() if a.number == number), key=lambda a: a.uploaded_at
+            (a for a in self.table("attachments").values() if a.number == number), key=lambda a: (a.uploaded_at, a.id)
         )
 
     async def attachment(self, number: str, attachment_id: str) -> Attachment | None:
-        found = self._read("attachments").get(attachment_id)
+        found = self.table("attachments").get(attachment_id)
         return found if found is not None and found.number == number else None
 
     async def recorded_storage_keys(self, keys: list[str]) -> set[str]:
-        return {a.storage_key for a in self._read("attachments").values()} & set(keys)
+        return {a.storage_key for a in self.table("attachments").values()} & set(keys)
 
     async def _insert(self, aggregate: Complaint) -> None:
         ref = aggregate.details.external_ref
         if ref and any(c.source == aggregate.source and c.details.external_ref == ref for c in self.rows.values()):
             raise SenderReferenceTaken(aggregate.source, ref)  # the unique (source, external_ref)
+        children = self._take_children(aggregate)
         await super()._insert(aggregate)
-        self._children(aggregate)
+        self._stage_children(aggregate, *children)
 
     async def _update(self, aggregate: Complaint, expected_version: int) -> None:
-        await super()._update(aggregate, expected_version)
-        self._children(aggregate)
+        children = self._take_children(aggregate)
+        await super()._update(aggregate, expected_version)  # the version first, as the SQL update
+        self._stage_children(aggregate, *children)
 
-    def _children(self, aggregate: Complaint) -> None:
-        for r in aggregate.new_revisions:
-            key = (aggregate.number, r.revision)
-            if key in self._read("complaint_revisions"):
-                raise KeyError(f"duplicate revision {key}")
-            self._stage("complaint_revisions", key, r)
-        for a in aggregate.new_attachments:
-            self._stage("attachments", a.id, a)
+    @staticmethod
+    def _take_children(aggregate: Complaint) -> tuple[list[Revision], list[Attachment]]:
+        """The revisions and attachments recorded since loading, taken off the complaint before
+        its row is copied (a row holds the complaint, they are rows of their own tables)."""
+        taken = (list(aggregate.new_revisions), list(aggregate.new_attachments))
         aggregate.new_revisions.clear()
         aggregate.new_attachments.clear()
-        stored: Complaint = self._staged[self.table_name][aggregate.identity]
-        stored.new_revisions.clear()
-        stored.new_attachments.clear()
-        stored.pull_changes()  # the stored copy must not carry this commit's events into the next one
+        return taken
+
+    def _stage_children(self, aggregate: Complaint, revisions: list[Revision], attachments: list[Attachment]) -> None:
+        for r in revisions:
+            key = (aggregate.number, r.revision)
+            if key in self.table("complaint_revisions"):
+                raise KeyError(f"duplicate revision {key}")
+            self._stage("complaint_revisions", key, r)
+        for a in attachments:
+            self._stage("attachments", a.id, a)
 
 
 class MemoryRejections(MemoryRepository[RejectedSubmission], RejectionRepository):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,15 +17,16 @@ from cqm_shared.messaging.consumer import InvalidPayload, Message
 from cqm_shared.policy import PolicyBook
 from cqm_shared.uow import Actor, AlreadyProcessed, InboxEntry, MemoryStore
 from intake.adapters.publishing import to_public
-from intake.domain.attachments import AttachmentRefused
+from intake.domain.attachments import AttachmentRefused, describe
 from intake.domain.corrections import InvalidAmendment
-from intake.domain.model import FieldError
+from intake.domain.model import Attachment, FieldError
 from intake.domain.policy import IntakePolicy
 from intake.entrypoints.consumers import on_invalid_submission, on_submitted, on_triaged
 from intake.service.handlers import (
     SOURCE,
     CorruptAttachment,
     FactoryNotServed,
+    Registration,
     Upload,
     amend_complaint,
     attach_file,
@@ -84,6 +86,24 @@ def make(store: MemoryStore, clock: FakeClock) -> Make:
 async def register(make: Make, f: ComplaintForm | None = None, *, source: str = SOURCE, actor: Actor = ENGINEER) -> str:
     registration = await register_complaint(make(actor), POLICIES, f or form(), source=source)
     return registration.complaint.number
+
+
+async def upload(make: Make, files: MemoryFiles, number: str, file: Upload) -> Attachment:
+    """As the API does: the complaint is checked (404, 409) before the file is judged, stored and recorded."""
+    factory_code = await ensure_attachable(make(), number)
+    return await attach_file(make(), files, number, factory_code, file, max_bytes=1024)
+
+
+class RacedUnitOfWork(MemoryIntakeUnitOfWork):
+    """`rival` commits between this unit of work's reads and its commit (once)."""
+
+    rival: Callable[[], Awaitable[None]] | None = None
+
+    async def commit(self) -> None:
+        rival, self.rival = self.rival, None
+        if rival is not None:
+            await rival()
+        await super().commit()
 
 
 # -- register ----------------------------------------------------------------------------------------
@@ -179,6 +199,25 @@ async def test_a_senders_reference_names_one_complaint_per_sender(make: Make, st
     assert len(store.table("complaints")) == 1 and len(store.audit) == 1 and len(store.outbox) == 1
     other_sender = await register_complaint(make(), POLICIES, f, source="https://erp.example.com")
     assert other_sender.created and other_sender.complaint.number != first.complaint.number
+
+
+async def test_a_concurrent_registration_of_the_same_reference_is_answered_with_its_complaint(
+    store: MemoryStore, clock: FakeClock, make: Make
+) -> None:
+    crm = "https://crm.example.com"
+    f = form(external_ref="CRM-2026-004711")
+    entry = InboxEntry("e-1", "intake.submissions", "complaint.submitted")
+    uow = factory(RacedUnitOfWork, store, clock, translate=to_public, source=SOURCE)(Actor("system:crm"), entry)
+    won: list[Registration] = []
+
+    async def rival() -> None:
+        won.append(await register_complaint(make(), POLICIES, f, source=crm))
+
+    uow.rival = rival
+    registration = await register_complaint(uow, POLICIES, f, source=crm)  # its insert fails, then it retries
+    assert not registration.created and registration.complaint.number == won[0].complaint.number
+    assert len(store.table("complaints")) == 1 and len(store.audit) == 1 and len(store.outbox) == 1
+    assert ("e-1", "intake.submissions") in store.inbox  # the consumed event is processed: no redelivery spent
 
 
 async def test_an_unknown_factory_is_refused_before_anything_is_written(make: Make, store: MemoryStore) -> None:
@@ -338,9 +377,7 @@ async def test_attach_stores_the_bytes_then_records_and_audits_them(
 ) -> None:
     files = MemoryFiles(clock)
     number = await register(make)
-    attachment = await attach_file(
-        make(), files, number, Upload(PNG, "../../裂缝 photo.png", "image/png"), max_bytes=1024
-    )
+    attachment = await upload(make, files, number, Upload(PNG, "../../裂缝 photo.png", "image/png"))
     assert attachment.storage_key == f"F01/{number}/{attachment.id}"
     assert files.files[attachment.storage_key][0] == PNG
     assert (attachment.filename, attachment.content_type, attachment.size) == ("裂缝 photo.png", "image/png", len(PNG))
@@ -364,23 +401,48 @@ async def test_attach_stores_the_bytes_then_records_and_audits_them(
     assert store.published("complaint.amended") == [] and len(store.outbox) == 1  # registered only
 
 
+async def test_only_the_attach_row_shows_the_file_recorded(make: Make, store: MemoryStore, clock: FakeClock) -> None:
+    """A later change in the same unit of work audits the record, not the pending attachment."""
+    number = await register(make)
+    attachment = describe(
+        attachment_id="a-1",
+        number=number,
+        factory="F01",
+        data=PNG,
+        filename="p.png",
+        media_type="image/png",
+        at=clock.now(),
+        by=ENGINEER.id,
+    )
+    async with make() as uow:
+        complaint = await uow.complaints.get(number)
+        assert complaint is not None
+        complaint.attach(attachment, at=clock.now())
+        complaint.set_severity(Severity.MINOR, reason="triage", actor="user:qe-9", at=clock.now())
+        await uow.commit()
+    attach, severity = store.audit[-2:]
+    assert attach.after is not None and [a["sha256"] for a in attach.after["attached"]] == [attachment.sha256]
+    assert severity.before is not None and severity.after is not None
+    assert "attached" not in severity.before and "attached" not in severity.after
+
+
 async def test_a_refused_upload_stores_nothing(make: Make, store: MemoryStore, clock: FakeClock) -> None:
     files = MemoryFiles(clock)
     number = await register(make)
-    for upload, status in [
+    for file, status in [
         (Upload(b"", "empty.png", "image/png"), 422),
         (Upload(PNG + b"\x00" * 2048, "big.png", "image/png"), 413),
         (Upload(b"MZ\x90\x00 an executable", "x.png", "image/png"), 415),
         (Upload(PNG, "x.jpg", "image/jpeg"), 415),
     ]:
         with pytest.raises(AttachmentRefused) as refused:
-            await attach_file(make(), files, number, upload, max_bytes=1024)
+            await upload(make, files, number, file)
         assert refused.value.status == status
     with pytest.raises(NotFound):  # the complaint is checked before the file
-        await attach_file(make(), files, "F01-2611-0099", Upload(b"", "x", None), max_bytes=1024)
+        await upload(make, files, "F01-2611-0099", Upload(b"", "x", None))
     await withdraw_complaint(make(), number, reason="withdrawn")
     with pytest.raises(InvalidTransition) as closed:
-        await attach_file(make(), files, number, Upload(PNG, "x.png", "image/png"), max_bytes=1024)
+        await upload(make, files, number, Upload(PNG, "x.png", "image/png"))
     assert closed.value.action == "attach"
     assert files.puts == [] and await attachments_of(make(), number) == []
 
@@ -390,16 +452,39 @@ async def test_stored_bytes_are_deleted_when_the_record_fails(store: MemoryStore
     number = await register(make)
     failing = factory(FailingCommitUnitOfWork, store, clock, translate=to_public, source=SOURCE)
     with pytest.raises(ConnectionError):
-        await attach_file(failing(), files, number, Upload(PNG, "x.png", None), max_bytes=1024)
+        await upload(failing, files, number, Upload(PNG, "x.png", None))
     assert len(files.puts) == 1 and files.files == {}  # stored, then deleted again
     assert await attachments_of(make(), number) == []
+
+
+async def test_the_record_rechecks_the_complaint_in_the_one_unit_of_work_it_opens(
+    store: MemoryStore, clock: FakeClock, make: Make
+) -> None:
+    files = MemoryFiles(clock)
+    number = await register(make)
+    factory_code = await ensure_attachable(make(), number)
+    opened: list[str] = []
+
+    class Counted(MemoryIntakeUnitOfWork):
+        async def _begin(self) -> None:
+            opened.append(number)
+            await super()._begin()
+
+    counted = factory(Counted, store, clock, translate=to_public, source=SOURCE)
+    await attach_file(counted(), files, number, factory_code, Upload(PNG, "a.png", None), max_bytes=1024)
+    assert len(opened) == 1  # the check came before (ensure_attachable): only the record reads it again
+    await withdraw_complaint(make(), number, reason="withdrawn meanwhile")
+    with pytest.raises(InvalidTransition):
+        await attach_file(make(), files, number, factory_code, Upload(PNG, "b.png", None), max_bytes=1024)
+    assert len(files.puts) == 2 and len(files.files) == 1  # the second file was stored, then deleted again
+    assert len(await attachments_of(make(), number)) == 1
 
 
 async def test_a_download_is_checked_against_its_checksum(make: Make, clock: FakeClock) -> None:
     files = MemoryFiles(clock)
     number = await register(make)
-    await ensure_attachable(make(), number)
-    attachment = await attach_file(make(), files, number, Upload(PNG, "x.png", None), max_bytes=1024)
+    assert await ensure_attachable(make(), number) == "F01"
+    attachment = await upload(make, files, number, Upload(PNG, "x.png", None))
     found, data = await attachment_file(make(), files, number, attachment.id)
     assert found == attachment and data == PNG
     with pytest.raises(NotFound):
@@ -417,7 +502,7 @@ async def test_a_download_is_checked_against_its_checksum(make: Make, clock: Fak
 async def test_the_sweep_deletes_old_files_without_a_row(make: Make, clock: FakeClock) -> None:
     files = MemoryFiles(clock)
     number = await register(make)
-    kept = await attach_file(make(), files, number, Upload(PNG, "x.png", None), max_bytes=1024)
+    kept = await upload(make, files, number, Upload(PNG, "x.png", None))
     await files.put(f"F01/{number}/crashed-before-recording", PNG, "image/png")
     clock.advance(timedelta(hours=2))
     await files.put(f"F01/{number}/upload-in-flight", PNG, "image/png")
@@ -434,15 +519,21 @@ async def test_the_sweep_deletes_old_files_without_a_row(make: Make, clock: Fake
 
 async def test_a_rejection_is_kept_audited_and_answered_once(make: Make, store: MemoryStore) -> None:
     errors = [FieldError("customer", "customer.phone or customer.email is required", "value_error")]
-    for _ in range(2):
+    entry = InboxEntry("e-1", "intake.submissions", "complaint.submitted")
+
+    async def reject() -> None:
         await reject_submission(
-            make(Actor("system:https://crm.example.com")),
+            make(Actor("system:https://crm.example.com"), entry),
             event_id="e-1",
             source="https://crm.example.com",
             factory="F01",
             data={"external_ref": "CRM-BAD-1"},
             errors=errors,
         )
+
+    await reject()
+    with pytest.raises(AlreadyProcessed):  # redelivered: refused when its unit of work opens
+        await reject()
     assert list(store.table("rejected_submissions")) == ["e-1"]
     [event] = store.published("complaint.rejected")
     assert (event.factory, event.subject, event.routing_key) == ("F01", None, "complaint.rejected.f01")
@@ -514,6 +605,15 @@ async def test_export_reads_every_complaint_in_keyset_pages(make: Make, clock: F
     ]
     assert [len(p) for p in pages] == [3, 3, 1]
     assert [n for p in pages for n in p] == numbers
+
+
+async def test_free_text_searches_what_the_database_indexes(make: Make) -> None:
+    """Not only the phenomenon: the number, customer, part… (`search_text`), as the SQL search."""
+    number = await register(make, form("F01", 3))
+    everything = SearchFilter(factories=None)
+    for text in ("customer 3", "pc-3", number.lower(), "尺寸超差"):
+        found = await search_complaints(make(), replace(everything, text=text), after=None, limit=5, ascending=True)
+        assert [c.number for c in found] == [number], text
 
 
 async def test_search_walks_a_keyset_cursor_and_counts_keep_repeats_and_withdrawn_apart(

@@ -28,16 +28,17 @@ def public_changes(revision: Revision) -> list[public.FieldChange]:
     return [public.FieldChange(field=c.field, before=c.before, after=c.after) for c in revision.changes]
 
 
-def amended(event: Amended) -> public.ComplaintAmended:
+def amended_payload(revision: Revision, record: ComplaintRecord) -> public.ComplaintAmended:
+    """complaint.amended: the correction and the record after it (also the API's answer to one)."""
     return public.ComplaintAmended(
-        number=event.record.number,
-        factory=event.record.factory,
-        revision=event.revision.revision,
-        amended_at=event.at,
-        actor=event.revision.actor,
-        reason=event.reason,
-        changes=public_changes(event.revision),
-        record=event.record,
+        number=record.number,
+        factory=record.factory,
+        revision=revision.revision,
+        amended_at=revision.at,
+        actor=revision.actor,
+        reason=revision.reason,
+        changes=public_changes(revision),
+        record=record,
     )
 
 
@@ -46,7 +47,8 @@ def to_public(event: DomainEvent) -> Sequence[PublicEvent]:
         record = event.record
         return [PublicEvent(public.COMPLAINT_REGISTERED, record.factory, record.number, record)]
     if isinstance(event, Amended):
-        return [PublicEvent(public.COMPLAINT_AMENDED, event.record.factory, event.record.number, amended(event))]
+        amended = amended_payload(event.revision, event.record)
+        return [PublicEvent(public.COMPLAINT_AMENDED, event.record.factory, event.record.number, amended)]
     if isinstance(event, Withdrawn):
         data = public.ComplaintWithdrawn(
             number=event.number,

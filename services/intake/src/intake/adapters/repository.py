@@ -343,7 +343,7 @@ class SqlRejectionRepository(RejectionRepository):
                 source=row.source,
                 factory=row.factory,
                 external_ref=row.external_ref,
-                errors=tuple(FieldError(e["field"], e["message"], e.get("type", "invalid")) for e in row.errors),
+                errors=tuple(FieldError.from_dict(e) for e in row.errors),
                 data=row.data,
                 received_at=row.received_at,
                 version=1,
@@ -357,7 +357,7 @@ class SqlRejectionRepository(RejectionRepository):
                 source=rejected.source,
                 factory=rejected.factory,
                 external_ref=rejected.external_ref,
-                errors=[{"field": e.field, "message": e.message, "type": e.type} for e in rejected.errors],
+                errors=[e.as_dict() for e in rejected.errors],
                 data=rejected.data,
                 received_at=rejected.received_at,
             )

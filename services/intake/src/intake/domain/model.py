@@ -10,6 +10,7 @@ The complaint form and the registered record are intake's own (it owns them in t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -88,6 +89,13 @@ class FieldError:
     message: str
     type: str = "invalid"
 
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message, "type": self.type}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FieldError:
+        return cls(str(data["field"]), str(data["message"]), str(data.get("type", "invalid")))
+
 
 # -- domain events ---------------------------------------------------------------------------------
 
@@ -108,25 +116,26 @@ class Amended(DomainEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class Withdrawn(DomainEvent):
+    """Published as complaint.withdrawn (what it carries is what the translator reads)."""
+
     action: ClassVar[str] = "withdraw"
     number: str
     factory: str
     revision: Revision
 
 
+# Kept and audited, not published: the audit row's facts come from the Change (before / after),
+# so these events carry nothing beyond when, who and why.
+
+
 @dataclass(frozen=True, kw_only=True)
 class SeverityChanged(DomainEvent):
     action: ClassVar[str] = "severity"
-    number: str
-    factory: str
-    revision: Revision
 
 
 @dataclass(frozen=True, kw_only=True)
 class AttachmentRecorded(DomainEvent):
     action: ClassVar[str] = "attach"
-    attachment: Attachment
-    factory: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,11 +177,8 @@ class Complaint(Aggregate):
         return self.details.status
 
     def snapshot(self) -> dict[str, Any]:
-        """The record; after an attachment also the file recorded (name, type, size, SHA-256, key)."""
-        data = self.details.model_dump(mode="json")
-        if self.new_attachments:
-            data["attached"] = [a.summary() for a in self.new_attachments]
-        return data
+        """The record (an attachment's audit row adds the file recorded, see `attach`)."""
+        return self.details.model_dump(mode="json")
 
     @classmethod
     def register(
@@ -260,12 +266,7 @@ class Complaint(Aggregate):
             FieldChange("severity", self.details.severity.value if self.details.severity else None, severity.value)
         ]
         revision, before = self._revise(after, action="severity", reason=reason, actor=actor, at=at, changes=changed)
-        self.record(
-            SeverityChanged(
-                at=at, reason=reason, actor=actor, number=self.number, factory=self.factory, revision=revision
-            ),
-            before=before,
-        )
+        self.record(SeverityChanged(at=at, reason=reason, actor=actor), before=before)
         return revision
 
     def ensure_attachable(self) -> None:
@@ -276,17 +277,12 @@ class Complaint(Aggregate):
         self.ensure_attachable()
         if attachment.number != self.number:
             raise ValueError(f"attachment {attachment.id} is for {attachment.number}, not {self.number}")
-        before = self.snapshot()
+        record = self.snapshot()
         self.new_attachments.append(attachment)
         self.record(
-            AttachmentRecorded(
-                at=at,
-                reason=f"attachment {attachment.filename}",
-                actor=attachment.uploaded_by,
-                attachment=attachment,
-                factory=self.factory,
-            ),
-            before=before,
+            AttachmentRecorded(at=at, reason=f"attachment {attachment.filename}", actor=attachment.uploaded_by),
+            before=record,
+            after={**record, "attached": [attachment.summary()]},  # the file recorded, with its SHA-256
         )
         return attachment
 
@@ -318,7 +314,7 @@ class RejectedSubmission(Aggregate):
             "event_id": self.event_id,
             "source": self.source,
             "external_ref": self.external_ref,
-            "errors": [{"field": e.field, "message": e.message, "type": e.type} for e in self.errors],
+            "errors": [e.as_dict() for e in self.errors],
         }
 
     @classmethod

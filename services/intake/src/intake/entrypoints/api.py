@@ -32,9 +32,10 @@ from cqm_shared.problems import problem
 from cqm_shared.security.access import require
 from cqm_shared.security.principal import Principal
 from cqm_shared.web import expected_version, version_etag
+from intake.adapters.publishing import amended_payload
 from intake.domain.attachments import ALLOWED_TYPES, AttachmentRefused
 from intake.domain.corrections import InvalidAmendment
-from intake.domain.model import Attachment, Complaint, Revision, SenderReferenceTaken
+from intake.domain.model import Complaint
 from intake.service.handlers import (
     SOURCE,
     FactoryNotServed,
@@ -91,8 +92,12 @@ class ComplaintView(ComplaintRecord):
         return cls.model_validate({**complaint.details.model_dump(), "version": complaint.version})
 
 
-def _tagged(response: Response, complaint: Complaint) -> ComplaintView:
+def _tag(response: Response, complaint: Complaint) -> None:
     response.headers["ETag"] = version_etag(complaint.version)
+
+
+def _tagged(response: Response, complaint: Complaint) -> ComplaintView:
+    _tag(response, complaint)
     return ComplaintView.of(complaint)
 
 
@@ -112,13 +117,10 @@ async def create_complaint(
     if not principal.can_see(form.factory):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"you may not register complaints for {form.factory}")
     source = SOURCE if principal.kind == "user" else f"{SOURCE}/api-key/{principal.subject}"
-    policies = request.app.state.policies
     try:
-        try:
-            registration = await register_complaint(_uow(request, principal), policies, form, source=source)
-        except SenderReferenceTaken:
-            # A concurrent request with the same external_ref won: answer with its complaint.
-            registration = await register_complaint(_uow(request, principal), policies, form, source=source)
+        registration = await register_complaint(
+            _uow(request, principal), request.app.state.policies, form, source=source
+        )
     except FactoryNotServed as exc:
         return _invalid("factory", f"unknown factory {exc}", "unknown_factory")
     response.headers["Location"] = f"/api/v1/complaints/{registration.complaint.number}"
@@ -298,18 +300,6 @@ class RevisionView(BaseModel):
     changes: list[FieldChange]
     record_before: ComplaintRecord
 
-    @classmethod
-    def of(cls, r: Revision) -> RevisionView:
-        return cls(
-            revision=r.revision,
-            at=r.at,
-            actor=r.actor,
-            action=r.action,
-            reason=r.reason,
-            changes=[FieldChange(field=c.field, before=c.before, after=c.after) for c in r.changes],
-            record_before=r.record_before,
-        )
-
 
 class History(BaseModel):
     current: ComplaintView
@@ -321,7 +311,10 @@ async def complaint_history(
     number: Number, request: Request, principal: Annotated[Principal, Depends(READ)]
 ) -> History:
     current, revisions = await history_of(_uow(request, principal), number)
-    return History(current=ComplaintView.of(current), revisions=[RevisionView.of(r) for r in revisions])
+    return History(
+        current=ComplaintView.of(current),
+        revisions=[RevisionView.model_validate(r, from_attributes=True) for r in revisions],
+    )
 
 
 # Fields of the form that may be corrected but not emptied (null is not a value for them).
@@ -399,17 +392,8 @@ async def amend(
             "The correction is invalid.",
             errors=[{**e, "type": "invalid_amendment"} for e in exc.errors],
         )
-    response.headers["ETag"] = version_etag(complaint.version)
-    return ComplaintAmended(
-        number=complaint.number,
-        factory=complaint.factory,
-        revision=revision.revision,
-        amended_at=revision.at,
-        actor=revision.actor,
-        reason=revision.reason,
-        changes=[FieldChange(field=c.field, before=c.before, after=c.after) for c in revision.changes],
-        record=complaint.details,
-    )
+    _tag(response, complaint)
+    return amended_payload(revision, complaint.details)
 
 
 @router.post(
@@ -440,19 +424,6 @@ class AttachmentView(BaseModel):
     uploaded_at: datetime
     uploaded_by: str
 
-    @classmethod
-    def of(cls, a: Attachment) -> AttachmentView:
-        return cls(
-            id=a.id,
-            number=a.number,
-            filename=a.filename,
-            content_type=a.content_type,
-            size=a.size,
-            sha256=a.sha256,
-            uploaded_at=a.uploaded_at,
-            uploaded_by=a.uploaded_by,
-        )
-
 
 # Hard cap of an upload request; ATTACHMENT_MAX_BYTES (at most this, less form overhead) is the file limit.
 ATTACHMENT_BODY_CAP = 64 * 1024 * 1024
@@ -463,9 +434,9 @@ FILE_RULES = (
 
 
 async def attachable(number: Number, request: Request, principal: Annotated[Principal, Depends(ATTACH)]) -> str:
-    """The complaint must exist for the caller (404) and accept attachments (409) before the file is judged."""
-    await ensure_attachable(_uow(request, principal), number)
-    return number
+    """The complaint must exist for the caller (404) and accept attachments (409) before the file
+    is judged; its factory (where the bytes are stored) is what the upload needs of it."""
+    return await ensure_attachable(_uow(request, principal), number)
 
 
 @router.post(
@@ -489,7 +460,8 @@ async def attachable(number: Number, request: Request, principal: Annotated[Prin
     description=FILE_RULES,
 )
 async def upload_attachment(
-    number: Annotated[str, Depends(attachable)],
+    number: Number,
+    factory: Annotated[str, Depends(attachable)],
     request: Request,
     principal: Annotated[Principal, Depends(ATTACH)],
     file: Annotated[UploadFile, File(description=FILE_RULES, json_schema_extra={"minLength": 1})],
@@ -498,7 +470,7 @@ async def upload_attachment(
     upload = Upload(await file.read(limit + 1), file.filename, file.content_type)
     try:
         attachment = await attach_file(
-            _uow(request, principal), request.app.state.attachments, number, upload, max_bytes=limit
+            _uow(request, principal), request.app.state.attachments, number, factory, upload, max_bytes=limit
         )
     except AttachmentRefused as exc:
         return problem(
@@ -506,14 +478,15 @@ async def upload_attachment(
             {413: "Content Too Large", 415: "Unsupported Media Type"}.get(exc.status, "Unprocessable Content"),
             str(exc),
         )
-    return AttachmentView.of(attachment)
+    return AttachmentView.model_validate(attachment, from_attributes=True)
 
 
 @router.get("/{number}/attachments", response_model=list[AttachmentView], summary="List attachments")
 async def list_attachments(
     number: Number, request: Request, principal: Annotated[Principal, Depends(READ)]
 ) -> list[AttachmentView]:
-    return [AttachmentView.of(a) for a in await attachments_of(_uow(request, principal), number)]
+    found = await attachments_of(_uow(request, principal), number)
+    return [AttachmentView.model_validate(a, from_attributes=True) for a in found]
 
 
 @router.get(

@@ -49,7 +49,7 @@ async def on_invalid_submission(uow: IntakeUnitOfWork, invalid: InvalidPayload) 
         source=invalid.source,
         factory=invalid.factory,
         data=invalid.data,
-        errors=[FieldError(e["field"], e["message"], e.get("type", "invalid")) for e in invalid.errors],
+        errors=[FieldError.from_dict(e) for e in invalid.errors],
     )
 
 

@@ -21,6 +21,7 @@ from intake.domain.model import (
     FieldError,
     RejectedSubmission,
     Revision,
+    SenderReferenceTaken,
     complaint_number,
     numbering_period,
 )
@@ -74,8 +75,22 @@ async def _visible(uow: IntakeUnitOfWork, number: str) -> Complaint:
 async def register_complaint(
     uow: IntakeUnitOfWork, policies: PolicyBook[IntakePolicy], form: ComplaintForm, *, source: str
 ) -> Registration:
-    """Number and register a complaint; a sender's reference names one complaint per sender."""
+    """Number and register a complaint; a sender's reference names one complaint per sender.
+
+    If a concurrent registration with the same reference commits first, the insert fails on
+    the unique (source, external_ref): one more transaction finds that complaint and answers
+    with it. Each `async with uow` is a new transaction on fresh repositories, and a consumed
+    event's inbox entry stays with the unit of work, so the retry still marks it processed
+    (no delivery attempt is spent on the race).
+    """
     policy = policy_for(policies, form.factory)
+    try:
+        return await _register(uow, policy, form, source=source)
+    except SenderReferenceTaken:
+        return await _register(uow, policy, form, source=source)
+
+
+async def _register(uow: IntakeUnitOfWork, policy: IntakePolicy, form: ComplaintForm, *, source: str) -> Registration:
     async with uow:
         if form.external_ref:
             existing = await uow.complaints.by_sender_reference(source, form.external_ref)
@@ -109,14 +124,17 @@ async def register_complaint(
 async def reject_submission(
     uow: IntakeUnitOfWork, *, event_id: str, source: str, factory: str, data: dict[str, Any], errors: list[FieldError]
 ) -> None:
-    """Keep an invalid complaint.submitted and answer it with complaint.rejected (once per event)."""
+    """Keep an invalid complaint.submitted and answer it with complaint.rejected.
+
+    Once per event: a redelivery is refused when its unit of work opens (the inbox entry,
+    `AlreadyProcessed`), and `event_id` is the rejection's primary key.
+    """
     async with uow:
-        if await uow.rejections.get(event_id) is None:
-            uow.rejections.add(
-                RejectedSubmission.reject(
-                    event_id=event_id, source=source, factory=factory, data=data, errors=errors, at=uow.clock.now()
-                )
+        uow.rejections.add(
+            RejectedSubmission.reject(
+                event_id=event_id, source=source, factory=factory, data=data, errors=errors, at=uow.clock.now()
             )
+        )
         await uow.commit()
 
 
@@ -163,28 +181,31 @@ async def set_severity(uow: IntakeUnitOfWork, number: str, severity: Severity, *
 # -- attachments -----------------------------------------------------------------------------------
 
 
-async def ensure_attachable(uow: IntakeUnitOfWork, number: str) -> None:
-    """404 for a complaint the caller cannot see, 409 for a withdrawn one: before the file is read."""
-    async with uow:
-        (await _visible(uow, number)).ensure_attachable()
+async def ensure_attachable(uow: IntakeUnitOfWork, number: str) -> str:
+    """404 for a complaint the caller cannot see, 409 for a withdrawn one: before the file is read.
 
-
-async def attach_file(
-    uow: IntakeUnitOfWork, store: AttachmentStore, number: str, upload: Upload, *, max_bytes: int
-) -> Attachment:
-    """Store the bytes outside any transaction, then record them in a short unit of work.
-
-    If the record fails (complaint gone, withdrawn meanwhile, database error), the stored
-    bytes are deleted again; a crash in between leaves a file `sweep_orphan_files` removes.
+    Returns the complaint's factory, which `attach_file` needs (it names where the bytes go).
     """
     async with uow:
         complaint = await _visible(uow, number)
         complaint.ensure_attachable()
+        return complaint.factory
+
+
+async def attach_file(
+    uow: IntakeUnitOfWork, store: AttachmentStore, number: str, factory: str, upload: Upload, *, max_bytes: int
+) -> Attachment:
+    """Store the bytes outside any transaction, then record them in a short unit of work.
+
+    `factory` is what `ensure_attachable` answered: call it first (before the file is judged).
+    If the record fails (complaint gone, withdrawn meanwhile, database error), the stored
+    bytes are deleted again; a crash in between leaves a file `sweep_orphan_files` removes.
+    """
     media_type = accepted_type(upload.data, upload.declared_type, max_bytes)
     attachment = describe(
         attachment_id=str(uuid.uuid4()),
         number=number,
-        factory=complaint.factory,
+        factory=factory,
         data=upload.data,
         filename=upload.filename,
         media_type=media_type,
