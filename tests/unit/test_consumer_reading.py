@@ -54,6 +54,7 @@ def consumer() -> EventConsumer:
         topology=Topology(),
         clock=SystemClock(),
         retry_backoff=0,
+        database=None,  # type: ignore[arg-type]
     )
 
 

@@ -4,15 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiormq.exceptions
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from cqm_shared.domain import DomainError, InvalidTransition, NotFound, StaleVersion
+from cqm_shared.outages import cause, is_outage
 
 PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_SECONDS = 5
+# What a database or broker outage surfaces as; each is checked by `is_outage` before a 503.
+OUTAGE_CANDIDATES: tuple[type[Exception], ...] = (
+    SQLAlchemyError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    aiormq.exceptions.AMQPError,
+)
 
 
 def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> JSONResponse:
@@ -85,6 +98,22 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
         return problem(409, "Conflict", str(exc))
+
+    async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+        if not is_outage(exc):
+            raise exc  # a bug, not an outage: the 500 below, with its traceback in the log
+        response = problem(
+            503,
+            "Service Unavailable",
+            "A database or message broker this service needs cannot be reached; retry later. "
+            "数据库或消息服务暂时不可用，请稍后重试。",
+            cause=cause(exc).split(":")[0],
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    for candidate in OUTAGE_CANDIDATES:
+        app.add_exception_handler(candidate, _unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

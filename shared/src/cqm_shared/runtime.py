@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from faststream import AckPolicy
-from faststream.rabbit import RabbitBroker
+from faststream.rabbit import Channel, RabbitBroker
 from pydantic import BaseModel
 
 from cqm_shared.clock import Clock
@@ -16,6 +16,7 @@ from cqm_shared.messaging.consumer import EventConsumer, Subscription, UnitOfWor
 from cqm_shared.messaging.relay import OutboxRelay
 from cqm_shared.messaging.tables import MessagingTables
 from cqm_shared.messaging.topology import Topology, routing_keys
+from cqm_shared.outages import DatabaseGate
 from cqm_shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class ServiceRuntime:
         url = settings.resolved_database_url()
         self.engine = create_engine(url)
         self.sessions = session_factory(self.engine)
+        self.database = DatabaseGate(lambda: ping(self.engine))
         self.topology = Topology(settings.exchange, settings.queue_prefix, settings.max_delivery_attempts)
         self.broker = RabbitBroker(
             settings.rabbitmq_url,
@@ -89,10 +91,13 @@ class ServiceRuntime:
             topology=self.topology,
             clock=self.clock,
             retry_backoff=self.settings.retry_backoff_seconds,
+            database=self.database,
         )
         subscriber = self.broker.subscriber(
             queue,
             self.topology.exchange,
+            # Bounds the messages in flight, and so what is held while the database is away.
+            channel=Channel(prefetch_count=self.settings.consumer_prefetch),
             ack_policy=AckPolicy.MANUAL,
             title=name,
             description=sub.description or f"CloudEvents {', '.join(sub.handlers)}",
@@ -119,6 +124,7 @@ class ServiceRuntime:
         log.info("%s started: %d subscriptions", self.service, len(self._subscribers))
 
     async def stop(self) -> None:
+        await self.database.shutdown()  # messages held for the database go back to their queues
         await self.relay.stop()
         await self.broker.stop()
         await self.engine.dispose()
@@ -136,8 +142,24 @@ class ServiceRuntime:
             checks["broker"] = "ok" if await self.broker.ping(timeout=2.0) else "error: no answer"
         except Exception as exc:
             checks["broker"] = f"error: {type(exc).__name__}"
-        # A subscriber that stopped consuming (e.g. after a broker restart) is not ready.
-        idle = [s.queue.name for s in self._subscribers if not getattr(s, "running", False)]
+        idle = [s.queue.name for s in self._subscribers if not await _consuming(s)]
         checks["subscribers"] = "ok" if not idle else f"error: not consuming {', '.join(idle)}"
         checks["outbox_relay"] = "ok" if self.relay.running else "error: stopped"
         return checks
+
+
+async def _consuming(subscriber: Any) -> bool:
+    """Whether the subscriber's consumer is registered on an open channel right now.
+
+    FastStream's `running` stays true through a broker outage, and aio-pika reopens the channel
+    before it re-issues basic.consume; only the channel's own consumer table tells the truth.
+    """
+    queue = getattr(subscriber, "_queue_obj", None)
+    tag = getattr(subscriber, "_consumer_tag", None)
+    if not getattr(subscriber, "running", False) or queue is None or tag is None or queue.channel.is_closed:
+        return False
+    try:
+        channel = await queue.channel.get_underlay_channel()
+    except Exception:  # closed between the two looks
+        return False
+    return tag in channel.consumers

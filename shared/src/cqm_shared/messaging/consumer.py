@@ -8,6 +8,9 @@ unknown type or an unsupported `dataversion`, goes straight to `<queue>.dlq` wit
 A handler runs a use case on a unit of work that carries the message's inbox entry: the
 inbox row commits with the handler's changes, so the same event id twice changes state once.
 A handler error is retried with backoff up to `max_delivery_attempts`, then dead-lettered.
+An unreachable database is not the message's fault: the message is held (unacked, its retry
+budget untouched) until the `DatabaseGate` reopens, then processed. A unique-key collision with
+a concurrent duplicate is run once more at once: the second run sees the winner's state.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from cqm_shared.clock import Clock
 from cqm_shared.contracts.envelope import CONTENT_TYPE, CloudEvent, EventValidationError
 from cqm_shared.contracts.events import EVENT_PAYLOADS, payload_model
 from cqm_shared.messaging.topology import Topology
+from cqm_shared.outages import DatabaseGate, ShuttingDown, is_outage
 from cqm_shared.problems import field_errors
 from cqm_shared.telemetry import context_from_traceparent, tracer
 from cqm_shared.uow import Actor, AlreadyProcessed, InboxEntry, UnitOfWork, system_actor
@@ -116,6 +120,7 @@ class EventConsumer:
         topology: Topology,
         clock: Clock,
         retry_backoff: float,
+        database: DatabaseGate,
     ) -> None:
         self.queue_name = queue_name
         self._consumer_id = consumer_id
@@ -127,6 +132,7 @@ class EventConsumer:
         self._topology = topology
         self._clock = clock
         self._retry_backoff = retry_backoff
+        self._database = database
         self._tracer = tracer("cqm.consumer")
 
     def read(self, raw: IncomingMessage) -> tuple[CloudEvent, type[BaseModel]]:
@@ -166,7 +172,12 @@ class EventConsumer:
             },
         ) as span:
             try:
-                outcome = await self._process(event, model)
+                outcome = await self._process_when_reachable(event, model)
+            except ShuttingDown:
+                # Back to the queue for the next instance; not a failure of the message.
+                span.set_attribute("cqm.outcome", "returned")
+                await message.nack(requeue=True)
+                return
             except EventValidationError as exc:
                 span.set_status(Status(StatusCode.ERROR, str(exc)))
                 await self._dead_letter(message, f"invalid event: {exc}")
@@ -188,6 +199,22 @@ class EventConsumer:
                 )
             )
             return seen.first() is not None
+
+    async def _process_when_reachable(self, event: CloudEvent, model: type[BaseModel]) -> str:
+        """Process, waiting out database outages; a duplicate's unique-key race is rerun once."""
+        raced = False
+        while True:
+            await self._database.passable()
+            try:
+                return await self._process(event, model)
+            except IntegrityError:
+                if raced:
+                    raise
+                raced = True  # a concurrent twin committed first: this run will see its state
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                self._database.lost(exc)
 
     async def _process(self, event: CloudEvent, model: type[BaseModel]) -> str:
         event_id = str(event.id)

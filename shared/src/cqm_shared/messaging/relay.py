@@ -5,6 +5,10 @@ confirm and commit re-publishes the event later with the same id; consumers' inb
 the duplicate. On PostgreSQL rows are claimed `FOR UPDATE SKIP LOCKED`, so several replicas
 may relay; on SQLite one relay per database file is assumed.
 
+While the broker is away the relay backs off (capped, with jitter), tries one event per pass,
+leaves the rows untouched (the cause is not theirs) and logs the cause once, and once again
+when it publishes again; commits do not wake it during the wait.
+
 Events nobody subscribes to are dropped by the exchange on purpose (publish/subscribe:
 `mandatory` is off); every subscription's queue is durable, so a consumer that is down
 still receives its events when it comes back.
@@ -27,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cqm_shared.clock import Clock, SystemClock
 from cqm_shared.contracts.envelope import CONTENT_TYPE
+from cqm_shared.outages import Backoff, OutageLog, is_outage
 from cqm_shared.telemetry import context_from_traceparent, current_traceparent, tracer
 
 log = logging.getLogger(__name__)
@@ -70,6 +75,8 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._publish_timeout = publish_timeout
+        self._backoff = Backoff(first=0.2, cap=5.0)
+        self.outage = OutageLog("outbox relay: broker or database", log)
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -105,8 +112,18 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # keep relaying; the rows stay pending
-                log.warning("outbox relay pass failed: %s: %s", type(exc).__name__, exc)
-                sent = 0
+                if is_outage(exc):
+                    self.outage.what = "outbox relay: " + ("broker" if isinstance(exc, NotConfirmed) else "database")
+                    self.outage.failed(exc, "events stay in the outbox; backing off")
+                else:
+                    log.warning("outbox relay pass failed: %s: %s", type(exc).__name__, exc)
+                # Sleep through wake-ups: every commit would otherwise start another failing pass.
+                await asyncio.sleep(self._backoff.next())
+                continue
+            # A pass with nothing to publish proves the database is back, not the broker.
+            if self.outage.ongoing and (sent or self.outage.what.endswith("database")):
+                self.outage.recovered("publishing again")
+            self._backoff.reset()
             if sent >= self._batch_size or self._stopping:
                 continue
             # asyncio.timeout, not wait_for: 3.11's wait_for may swallow a cancellation.
@@ -142,13 +159,26 @@ class OutboxRelay:
             if row.id in confirmed:
                 PUBLISHED.labels(row.event_type).inc()
         if failed:
-            raise NotConfirmed(f"{len(failed)} of {len(rows)} events not confirmed: {failed[0][1]}")
+            cause = failed[0][1]
+            raise NotConfirmed(f"{len(failed)} of {len(rows)} events not confirmed: {cause}") from cause
         return len(confirmed)
 
     async def _publish_all(self, rows: list[_Row]) -> tuple[list[str], list[tuple[_Row, BaseException]]]:
         if not rows:
             return [], []
-        # Publish concurrently on the channel; each awaits its own confirm.
+        if self.outage.ongoing:
+            # One event tells whether the broker is back; the rest wait for the answer.
+            first = await asyncio.gather(self._publish(rows[0]), return_exceptions=True)
+            if first[0] is not None:
+                if isinstance(first[0], asyncio.CancelledError):
+                    raise first[0]
+                return [], [(rows[0], first[0])]
+            rest_confirmed, rest_failed = await self._publish_concurrently(rows[1:])
+            return [rows[0].id, *rest_confirmed], rest_failed
+        return await self._publish_concurrently(rows)
+
+    async def _publish_concurrently(self, rows: list[_Row]) -> tuple[list[str], list[tuple[_Row, BaseException]]]:
+        # Each publish awaits its own confirm on the shared channel.
         results = await asyncio.gather(*(self._publish(r) for r in rows), return_exceptions=True)
         for result in results:
             if isinstance(result, asyncio.CancelledError):
@@ -167,12 +197,14 @@ class OutboxRelay:
                 .where(o.c.id.in_(confirmed))
                 .values(published_at=self._clock.now(), attempts=o.c.attempts + 1, last_error=None)
             )
+        by_error: dict[str, list[str]] = {}
         for row, exc in failed:
             PUBLISH_FAILURES.labels(row.event_type).inc()
+            if not is_outage(exc):  # an outage is not the row's doing: nothing to note on it
+                by_error.setdefault(f"{type(exc).__name__}: {exc}"[:2000], []).append(row.id)
+        for error, ids in by_error.items():
             await session.execute(
-                sa.update(o)
-                .where(o.c.id == row.id)
-                .values(attempts=o.c.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000])
+                sa.update(o).where(o.c.id.in_(ids)).values(attempts=o.c.attempts + 1, last_error=error)
             )
 
     async def _publish(self, row: _Row) -> None:
