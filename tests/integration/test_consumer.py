@@ -6,6 +6,7 @@ that cannot be processed after bounded retries goes to a dead-letter queue with 
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import sqlalchemy as sa
@@ -109,3 +110,34 @@ async def test_a_factory_deployment_only_receives_its_own_factory(sqlite_url: st
         await wait_for(mine_opened)
         assert await count(app, cases) == 1
         assert consumed(queue, "processed") == 1  # the F02 event never reached this queue
+
+
+async def test_a_batch_commits_the_good_and_retries_the_failing_one_alone(
+    database_url: str, broker_ns: BrokerNamespace
+) -> None:
+    """Issue 8: deliveries in flight are written in one transaction, each in its own savepoint;
+    one that fails rolls back alone and keeps its own retry budget."""
+    dlq = f"{broker_ns.queue_prefix}investigation.complaints.dlq"
+    queue = f"{broker_ns.queue_prefix}investigation.complaints"
+    async with running_service("investigation", database_url, broker_ns, max_delivery_attempts=3) as app:
+        outbox = app.state.runtime.tables.outbox
+        good = [registered(number=f"F01-2611-{i:04d}") for i in range(300, 330)]
+        doomed = registered(number="F77-2611-0001", factory="F77")  # no policy: fails every time
+        flow = [*good[:15], doomed, *good[15:]]
+        await asyncio.gather(*(publish(broker_ns, e.routing_key, e.to_json(), message_id=str(e.id)) for e in flow))
+
+        async def all_good_opened() -> bool:
+            return await count(app, cases) == len(good)
+
+        await wait_for(all_good_opened)
+        [dead] = await drain(broker_ns, dlq, expect=1, timeout=20)
+        assert dead.message_id == str(doomed.id)
+        assert "failed after 3 attempts" in str(dead.headers[REASON_HEADER])
+        assert consumed(queue, "retry") == 2
+        assert consumed(queue, "processed") == len(good)
+        assert await count(app, case_history) == len(good)
+        assert await count(app, outbox, outbox.c.event_type == "investigation.opened") == len(good)
+        assert await count(app, cases, cases.c.number == "F77-2611-0001") == 0
+        batches = REGISTRY.get_sample_value("cqm_consumer_batch_messages_count", {"queue": queue}) or 0
+        written = REGISTRY.get_sample_value("cqm_consumer_batch_messages_sum", {"queue": queue}) or 0
+        assert 0 < batches < written  # some transaction wrote several messages

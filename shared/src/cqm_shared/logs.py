@@ -104,3 +104,25 @@ def install_pii_masking() -> None:
 
     logging.setLogRecordFactory(factory)
     _installed = True
+
+
+class _BrokerLossWithoutTraceback(logging.Filter):
+    """aiormq and aio-pika log a lost broker connection with a traceback of their own reader
+    task, and an ERROR for every channel callback that finds the connection closed. The loss
+    is expected and handled (robust reconnection, the relay's own outage log): keep the line,
+    drop the traceback, and say it at WARNING."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        if record.levelno > logging.WARNING and "closed" in str(
+            record.msg % record.args if record.args else record.msg
+        ):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def quiet_expected_broker_loss() -> None:
+    for name in ("aiormq.connection", "aio_pika.tools", "aio_pika.robust_connection"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _BrokerLossWithoutTraceback) for f in logger.filters):
+            logger.addFilter(_BrokerLossWithoutTraceback())

@@ -35,8 +35,10 @@ class ServiceSettings(BaseSettings):
     policy_dir: Path = Field(default_factory=lambda: Path.cwd() / "deploy" / "policies")
     max_delivery_attempts: int = Field(default=5, ge=1, le=50)
     retry_backoff_seconds: float = Field(default=0.5, ge=0)
-    # Deliveries in flight per subscription (AMQP prefetch).
-    consumer_prefetch: int = Field(default=32, ge=1, le=1000)
+    # Deliveries in flight per subscription (AMQP prefetch), and how many of them one
+    # transaction may write (1: a transaction per message).
+    consumer_prefetch: int = Field(default=64, ge=1, le=1000)
+    consumer_batch_size: int = Field(default=32, ge=1, le=1000)
     relay_poll_interval: float = Field(default=1.0, gt=0)
     relay_batch_size: int = Field(default=100, ge=1, le=5000)
     # Spans go to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, and to this JSON-lines file if given.

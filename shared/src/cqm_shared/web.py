@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cqm_shared import audit
 from cqm_shared.asyncapi import describe_cloudevents, documented_publications, published_events
 from cqm_shared.guards import RequestGuard
-from cqm_shared.logs import install_pii_masking
+from cqm_shared.logs import install_pii_masking, quiet_expected_broker_loss
 from cqm_shared.messaging.outbox import pending_count
 from cqm_shared.problems import PROBLEM_JSON, install_problem_handlers
 from cqm_shared.runtime import ServiceRuntime
@@ -63,6 +63,7 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     415: _problem_doc("Unsupported content type"),
     422: _problem_doc("Invalid fields"),
     429: _problem_doc("Rate limit exceeded (see Retry-After)"),
+    503: _problem_doc("A database or broker the service needs is unreachable (see Retry-After)"),
 }
 
 
@@ -160,6 +161,7 @@ def create_app(
 ) -> FastAPI:
     settings = runtime.settings
     install_pii_masking()
+    quiet_expected_broker_loss()
     provider = setup_tracing(
         runtime.service,
         otlp_endpoint=settings.otel_exporter_otlp_endpoint,

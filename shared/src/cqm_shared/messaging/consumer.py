@@ -8,6 +8,10 @@ unknown type or an unsupported `dataversion`, goes straight to `<queue>.dlq` wit
 A handler runs a use case on a unit of work that carries the message's inbox entry: the
 inbox row commits with the handler's changes, so the same event id twice changes state once.
 A handler error is retried with backoff up to `max_delivery_attempts`, then dead-lettered.
+Deliveries that arrive while a transaction is being written wait for the next one: a batch
+(up to `batch_size`) runs in one transaction, each message in a savepoint of its own, still
+claimed in the inbox; one that fails is rolled back alone and retried alone, outside the
+batch, with its own retry budget. At low rates a batch is one message: no added latency.
 An unreachable database is not the message's fault: the message is held (unacked, its retry
 budget untouched) until the `DatabaseGate` reopens, then processed. A unique-key collision with
 a concurrent duplicate is run once more at once: the second run sees the winner's state.
@@ -16,6 +20,7 @@ a concurrent duplicate is run once more at once: the second run sees the winner'
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -28,7 +33,7 @@ from faststream.rabbit import RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,12 +44,16 @@ from cqm_shared.contracts.events import EVENT_PAYLOADS, payload_model
 from cqm_shared.messaging.topology import Topology
 from cqm_shared.outages import DatabaseGate, ShuttingDown, is_outage
 from cqm_shared.problems import field_errors
+from cqm_shared.sql_uow import SharedTransaction, shared_transaction
 from cqm_shared.telemetry import context_from_traceparent, tracer
 from cqm_shared.uow import Actor, AlreadyProcessed, InboxEntry, UnitOfWork, system_actor
 
 log = logging.getLogger(__name__)
 
 CONSUMED = Counter("cqm_events_consumed_total", "Deliveries by outcome", ["queue", "outcome"])
+BATCHES = Histogram(
+    "cqm_consumer_batch_messages", "Messages written per transaction", ["queue"], buckets=(1, 2, 4, 8, 16, 32, 64, 128)
+)
 
 REASON_HEADER = "x-cqm-dead-letter-reason"
 
@@ -68,6 +77,17 @@ class Message(Generic[T]):
     def why(self) -> str:
         """The audit trail's reason for what this message caused."""
         return f"{self.type} {self.id} from {self.source}"
+
+
+@dataclass
+class _Pending:
+    event: CloudEvent
+    model: type[BaseModel]
+    context: contextvars.Context  # the delivery's (its span): the handler runs in it
+    outcome: asyncio.Future[str]
+
+
+ALONE = "alone"  # a batch's verdict: process this one by itself
 
 
 @dataclass(frozen=True)
@@ -121,6 +141,7 @@ class EventConsumer:
         clock: Clock,
         retry_backoff: float,
         database: DatabaseGate,
+        batch_size: int = 1,
     ) -> None:
         self.queue_name = queue_name
         self._consumer_id = consumer_id
@@ -133,6 +154,9 @@ class EventConsumer:
         self._clock = clock
         self._retry_backoff = retry_backoff
         self._database = database
+        self._batch_size = batch_size
+        self._pending: list[_Pending] = []
+        self._batcher: asyncio.Task[None] | None = None
         self._tracer = tracer("cqm.consumer")
 
     def read(self, raw: IncomingMessage) -> tuple[CloudEvent, type[BaseModel]]:
@@ -172,7 +196,9 @@ class EventConsumer:
             },
         ) as span:
             try:
-                outcome = await self._process_when_reachable(event, model)
+                outcome = await self._in_batch(event, model)
+                if outcome == ALONE:
+                    outcome = await self._process_when_reachable(event, model)
             except ShuttingDown:
                 # Back to the queue for the next instance; not a failure of the message.
                 span.set_attribute("cqm.outcome", "returned")
@@ -192,13 +218,70 @@ class EventConsumer:
         CONSUMED.labels(self.queue_name, outcome).inc()
 
     async def _processed(self, event_id: str) -> bool:
+        query = sa.select(self._inbox.c.event_id).where(
+            self._inbox.c.event_id == event_id, self._inbox.c.consumer == self._consumer_id
+        )
+        shared = shared_transaction.get()
+        if shared is not None:  # a second session would wait for the batch's own connection
+            return (await shared.session.execute(query)).first() is not None
         async with self._sessions() as session:
-            seen = await session.execute(
-                sa.select(self._inbox.c.event_id).where(
-                    self._inbox.c.event_id == event_id, self._inbox.c.consumer == self._consumer_id
-                )
-            )
-            return seen.first() is not None
+            return (await session.execute(query)).first() is not None
+
+    # -- batches ------------------------------------------------------------------------------
+
+    async def _in_batch(self, event: CloudEvent, model: type[BaseModel]) -> str:
+        """The outcome of this message in the next batch, or ALONE."""
+        if self._batch_size <= 1:
+            return ALONE
+        pending = _Pending(event, model, contextvars.copy_context(), asyncio.get_running_loop().create_future())
+        self._pending.append(pending)
+        if self._batcher is None or self._batcher.done():
+            self._batcher = asyncio.create_task(self._write_batches(), name=f"{self.queue_name} batches")
+        return await pending.outcome
+
+    async def _write_batches(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[: self._batch_size], self._pending[self._batch_size :]
+            try:
+                await self._database.passable()
+                outcomes = await self._write_batch(batch)
+            except ShuttingDown as exc:
+                for pending in batch:
+                    pending.outcome.set_exception(exc)
+                continue
+            except Exception as exc:
+                if is_outage(exc):
+                    self._database.lost(exc)
+                    self._pending[:0] = batch  # again, once the database answers
+                    continue
+                log.warning("%s: batch of %d failed (%s); each goes alone", self.queue_name, len(batch), exc)
+                outcomes = [ALONE] * len(batch)
+            for pending, outcome in zip(batch, outcomes, strict=True):
+                if not pending.outcome.done():
+                    pending.outcome.set_result(outcome)
+
+    async def _write_batch(self, batch: list[_Pending]) -> list[str]:
+        async with self._sessions() as session:
+            await session.begin()
+            shared = SharedTransaction(self._sessions, session)
+            outcomes = []
+            for pending in batch:
+                # In the delivery's context (its span, for traces and the outbox's traceparent).
+                task = asyncio.create_task(self._one_of_batch(pending, shared), context=pending.context)
+                outcomes.append(await task)
+            await session.commit()
+        shared.committed()
+        BATCHES.labels(self.queue_name).observe(len(batch))
+        return outcomes
+
+    async def _one_of_batch(self, pending: _Pending, shared: SharedTransaction) -> str:
+        shared_transaction.set(shared)  # this task's context only
+        try:
+            return await self._process(pending.event, pending.model)
+        except Exception as exc:
+            if is_outage(exc):
+                raise  # the whole batch waits for the database
+            return ALONE  # rolled back to its savepoint; retried by itself, with its budget
 
     async def _process_when_reachable(self, event: CloudEvent, model: type[BaseModel]) -> str:
         """Process, waiting out database outages; a duplicate's unique-key race is rerun once."""
