@@ -6,7 +6,7 @@ export UV_PYTHON := 3.11
 # The Makefile is a developer's workflow: what it starts accepts the development JWT secret.
 export ENVIRONMENT ?= development
 
-.PHONY: run test install lint typecheck unit integration e2e fuzz bench token apikey permissions clean
+.PHONY: run test install lint typecheck unit integration e2e fuzz drills bench dlq token apikey permissions clean
 
 $(UV):
 	@echo "installing uv $(UV_VERSION) into .tools/"
@@ -59,9 +59,19 @@ lint: install
 typecheck: install
 	$(UV) run --frozen mypy
 
+## drills: slow fault drills on service processes (kill -9, SIGTERM, broker and database stopped); run alone
+drills: install
+	$(UV) run --frozen pytest tests/drills -v -p no:cacheprovider --override-ini="addopts=-ra --strict-markers"
+
+SERVICE ?= investigation
+ARGS ?= list
+## dlq: a service's dead letters, e.g. make dlq SERVICE=intake ARGS="replay intake.submissions --all"
+dlq: install
+	$(UV) run --frozen python -m cqm_shared.dead_letters $(SERVICE) $(ARGS)
+
+## bench: raw broker beside every figure of the import path, intake and memory, on SQLite and PostgreSQL
 bench: install
-	$(UV) run --frozen python bench/relay_throughput.py
-	$(UV) run --frozen python bench/intake_load.py
+	$(UV) run --frozen python bench/run.py
 
 clean:
 	rm -rf .venv .tools data .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,7 @@ ROUTES = {
     "assessments:read": "GET /api/v1/assessments",
     "notifications:read": "GET /api/v1/notifications",
     "audit:read": "GET /api/v1/audit",
+    "dead_letters:manage": "GET /admin/dead-letters[/{queue}/messages[/{id}]], POST …/{queue}/replay, …/{id}/discard",
 }
 
 

@@ -89,6 +89,18 @@ CALLS: dict[tuple[str, str, str], Call] = {
     ("penalty", "GET", "/api/v1/audit"): Call(200, params={"complaint": "{number}"}),
     ("notification", "GET", "/api/v1/notifications"): Call(200, params={"complaint": "{number}"}),
     ("notification", "GET", "/api/v1/audit"): Call(200, params={"complaint": "{number}"}),
+    # Every service mounts the dead-letter tool; `{queue}` is one of its queues, no message exists.
+    **{
+        (service, method, path): call
+        for service in SERVICES
+        for method, path, call in (
+            ("GET", "/admin/dead-letters", Call(200)),
+            ("GET", "/admin/dead-letters/{queue}/messages", Call(200)),
+            ("GET", "/admin/dead-letters/{queue}/messages/{message_id}", Call(404)),
+            ("POST", "/admin/dead-letters/{queue}/replay", Call(200, json={"all": True})),
+            ("POST", "/admin/dead-letters/{queue}/messages/{message_id}/discard", Call(404, json={"reason": "sweep"})),
+        )
+    },
 }
 
 
@@ -155,7 +167,8 @@ async def test_each_role_gets_exactly_what_the_matrix_allows_on_every_route(
                 running_service(service, f"sqlite+aiosqlite:///{tmp_path}/{service}.db", broker_ns, **unlimited)
             )
         assert uncovered(service, app) == []
-        ids = {"number": await register(intake, "F01")}
+        ids = {"number": await register(intake, "F01"), "message_id": "no-such-message"}
+        ids["queue"] = next(iter(app.state.runtime.consumed))
         if service == "intake":
             async with client(intake, auth("admin", "F01")) as c:
                 files = {"file": ("photo.png", PNG, "image/png")}

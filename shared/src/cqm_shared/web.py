@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cqm_shared import audit
 from cqm_shared.asyncapi import describe_cloudevents, documented_publications, published_events
+from cqm_shared.dead_letter_api import dead_letters_router
 from cqm_shared.guards import RequestGuard
 from cqm_shared.logs import install_pii_masking, quiet_expected_broker_loss
 from cqm_shared.messaging.outbox import pending_count
@@ -244,7 +245,7 @@ def create_app(
             )
         return described
 
-    for router in [*routers, audit_router(audit_log)]:
+    for router in [*routers, audit_router(audit_log), dead_letters_router(audit_log)]:
         app.include_router(router, responses=COMMON_RESPONSES)
 
     FastAPIInstrumentor.instrument_app(

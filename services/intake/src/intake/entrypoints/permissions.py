@@ -25,4 +25,5 @@ MATRIX = {
     "complaints:read": READERS,
     "stats:read": READERS | {R.HR, R.FINANCE},
     "audit:read": frozenset({R.AUDITOR, R.QUALITY_MANAGER, R.ADMIN}),
+    "dead_letters:manage": frozenset({R.ADMIN}),  # operations: replay or discard dead letters
 }

@@ -15,4 +15,5 @@ MATRIX = {
         }
     ),
     "audit:read": frozenset({R.AUDITOR, R.QUALITY_MANAGER, R.ADMIN}),
+    "dead_letters:manage": frozenset({R.ADMIN}),  # operations: replay or discard dead letters
 }
