@@ -10,8 +10,8 @@ inbox row commits with the handler's changes, so the same event id twice changes
 A handler error is retried with backoff up to `max_delivery_attempts`, then dead-lettered.
 Deliveries that arrive while a transaction is being written wait for the next one: a batch
 (up to `batch_size`) runs in one transaction, each message in a savepoint of its own, still
-claimed in the inbox; one that fails is rolled back alone and retried alone, outside the
-batch, with its own retry budget. At low rates a batch is one message: no added latency.
+claimed in the inbox. When one fails, the batch's transaction is dropped: the failing one
+is retried alone, with its own retry budget, and the others are written again without it. At low rates a batch is one message: no added latency.
 An unreachable database is not the message's fault: the message is held (unacked, its retry
 budget untouched) until the `DatabaseGate` reopens, then processed. A unique-key collision with
 a concurrent duplicate is run once more at once: the second run sees the winner's state.
@@ -88,6 +88,14 @@ class _Pending:
 
 
 ALONE = "alone"  # a batch's verdict: process this one by itself
+
+
+class _Failed(Exception):
+    """One message of a batch failed on its own."""
+
+    def __init__(self, pending: _Pending) -> None:
+        super().__init__(f"message {pending.event.id} failed in a batch")
+        self.pending = pending
 
 
 @dataclass(frozen=True)
@@ -249,6 +257,11 @@ class EventConsumer:
                 for pending in batch:
                     pending.outcome.set_exception(exc)
                 continue
+            except _Failed as failed:
+                # Nothing of the batch was kept: the failing message goes alone, the rest again.
+                failed.pending.outcome.set_result(ALONE)
+                self._pending[:0] = [p for p in batch if p is not failed.pending]
+                continue
             except Exception as exc:
                 if is_outage(exc):
                     self._database.lost(exc)
@@ -281,7 +294,9 @@ class EventConsumer:
         except Exception as exc:
             if is_outage(exc):
                 raise  # the whole batch waits for the database
-            return ALONE  # rolled back to its savepoint; retried by itself, with its budget
+            # The whole transaction is dropped, not only this savepoint: whatever state a failed
+            # handler left behind, none of it can be committed with the others.
+            raise _Failed(pending) from exc
 
     async def _process_when_reachable(self, event: CloudEvent, model: type[BaseModel]) -> str:
         """Process, waiting out database outages; a duplicate's unique-key race is rerun once."""
