@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.common import complaint_form, message, percentile, sleep_until, submitted
 from tests.helpers import auth
+from tests.infrastructure import SUBSCRIPTION_QUEUES
 from tests.stack import Stack
 
 OPENED_NOTICES = "SELECT count(DISTINCT number) FROM notifications WHERE event_type = 'investigation.opened'"
@@ -36,15 +37,7 @@ DOUBLED_NOTICES = (
     " GROUP BY number HAVING count(DISTINCT event_id) > 1) AS doubled"
 )
 PENDING = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
-# Every subscription queue of the suite; their `.dlq` hold what was given up on.
-QUEUES = (
-    "intake.submissions",
-    "intake.investigations",
-    "investigation.complaints",
-    "notification.complaints",
-    "notification.investigations",
-    "penalty.responsibility",
-)
+QUEUES = SUBSCRIPTION_QUEUES  # their `.dlq` hold what was given up on
 
 
 def cpu_seconds() -> float:

@@ -14,6 +14,7 @@ import pytest
 from tests.infrastructure import (
     LOCAL_POSTGRES,
     LOCAL_RABBITMQ,
+    SUBSCRIPTION_QUEUES,
     create_database,
     drop_database,
     postgres_container,
@@ -88,16 +89,7 @@ class BrokerNamespace:
         async with connection:
             names = [
                 f"{self.queue_prefix}{q}"
-                for q in (
-                    "intake.submissions",
-                    "intake.investigations",
-                    "investigation.complaints",
-                    "notification.complaints",
-                    "notification.investigations",
-                    "penalty.responsibility",
-                    "probe",
-                    "probe.full",
-                )
+                for q in (*SUBSCRIPTION_QUEUES, "probe", "probe.full")
             ]
             for name in names + [f"{n}.dlq" for n in names]:
                 channel = await connection.channel()

@@ -17,6 +17,15 @@ from urllib.parse import urlparse
 
 import pytest
 
+# Every subscription queue of the suite (`<prefix><queue>`, with `<prefix><queue>.dlq` behind it).
+SUBSCRIPTION_QUEUES = (
+    "intake.submissions",
+    "intake.investigations",
+    "investigation.complaints",
+    "notification.complaints",
+    "notification.investigations",
+    "penalty.responsibility",
+)
 LOCAL_RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/"
 LOCAL_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
