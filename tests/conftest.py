@@ -87,10 +87,7 @@ class BrokerNamespace:
 
         connection = await aio_pika.connect(self.url)
         async with connection:
-            names = [
-                f"{self.queue_prefix}{q}"
-                for q in (*SUBSCRIPTION_QUEUES, "probe", "probe.full")
-            ]
+            names = [f"{self.queue_prefix}{q}" for q in (*SUBSCRIPTION_QUEUES, "probe", "probe.full")]
             for name in names + [f"{n}.dlq" for n in names]:
                 channel = await connection.channel()
                 with contextlib.suppress(Exception):  # never declared by this test

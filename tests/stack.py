@@ -79,10 +79,29 @@ class ServiceProcess:
         while time.monotonic() < deadline:
             if not self.alive():
                 raise RuntimeError(f"{self.name} exited during start; its log:\n{self.log()[-3000:]}")
-            if self.ready():
+            # The port was only reserved by free_port(): another stack may have taken it since, and
+            # its service would answer 200 for this one (uvicorn binds after the lifespan started).
+            if self.ready() and self.listening():
                 return
             time.sleep(0.2)
         raise RuntimeError(f"{self.name} not ready after {timeout}s; its log:\n{self.log()[-3000:]}")
+
+    def listening(self) -> bool:
+        """Whether this service's own process holds the listening socket on its port (Linux /proc)."""
+        if self.process is None:
+            return False
+        inodes = set()
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{self.process.pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        inodes.add(target[len("socket:[") : -1])
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()  # sl, local address, remote address, state, ..., inode (10th)
+            if fields[1].endswith(f":{self.port:04X}") and fields[3] == "0A" and fields[9] in inodes:
+                return True
+        return False
 
     def signal(self, signum: int) -> None:
         if self.process is not None and self.alive():

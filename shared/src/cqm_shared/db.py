@@ -97,8 +97,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
+    # Batched consumers hold one connection per queue: 10 per service process at most keeps
+    # a whole suite (four services, a few replicas) under PostgreSQL's max_connections of 100.
+    kwargs.setdefault("pool_size", 5)
+    kwargs.setdefault("max_overflow", 5)
     return create_async_engine(url, **kwargs)
 
 

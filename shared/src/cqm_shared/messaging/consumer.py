@@ -11,7 +11,8 @@ A handler error is retried with backoff up to `max_delivery_attempts`, then dead
 Deliveries that arrive while a transaction is being written wait for the next one: a batch
 (up to `batch_size`) runs in one transaction, each message in a savepoint of its own, still
 claimed in the inbox. When one fails, the batch's transaction is dropped: the failing one
-is retried alone, with its own retry budget, and the others are written again without it. At low rates a batch is one message: no added latency.
+is retried alone, with its own retry budget, and the others are written again without it.
+At low rates a batch is one message: no added latency.
 An unreachable database is not the message's fault: the message is held (unacked, its retry
 budget untouched) until the `DatabaseGate` reopens, then processed. A unique-key collision with
 a concurrent duplicate is run once more at once: the second run sees the winner's state.

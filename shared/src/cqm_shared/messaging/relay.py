@@ -166,6 +166,11 @@ class OutboxRelay:
     async def _publish_all(self, rows: list[_Row]) -> tuple[list[str], list[tuple[_Row, BaseException]]]:
         if not rows:
             return [], []
+        if not await self._broker.ping(timeout=0.05):
+            # The connection is known to be down (it reconnects by itself): a pass would only
+            # collect a failure per row.
+            down = ConnectionError("the broker connection is down; reconnecting")
+            return [], [(rows[0], down)]
         if self.outage.ongoing:
             # One event tells whether the broker is back; the rest wait for the answer.
             first = await asyncio.gather(self._publish(rows[0]), return_exceptions=True)
