@@ -82,3 +82,22 @@ def test_tracebacks_are_masked(masking: None) -> None:
     text = stream.getvalue()
     assert "lookup of ***00 failed" in text and "ValueError: no customer with phone ***00" in text
     assert PHONE not in text
+
+
+def test_a_lost_broker_connection_is_a_warning_without_a_library_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    from cqm_shared.logs import quiet_expected_broker_loss
+
+    class Unprintable:
+        def __repr__(self) -> str:
+            raise AttributeError("callback")
+
+    quiet_expected_broker_loss()
+    logger = logging.getLogger("aio_pika.tools")
+    with caplog.at_level(logging.WARNING, "aio_pika.tools"):
+        try:
+            raise ConnectionResetError(104, "reset")
+        except ConnectionResetError:
+            logger.exception("Callback %r error", Unprintable())
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    assert "arguments unprintable" in record.getMessage()

@@ -108,15 +108,17 @@ def install_pii_masking() -> None:
 
 class _BrokerLossWithoutTraceback(logging.Filter):
     """aiormq and aio-pika log a lost broker connection with a traceback of their own reader
-    task, and an ERROR for every channel callback that finds the connection closed. The loss
-    is expected and handled (robust reconnection, the relay's own outage log): keep the line,
-    drop the traceback, and say it at WARNING."""
+    task, and an ERROR for every channel and reconnection attempt that finds it gone. The loss
+    is expected and handled (robust reconnection, readiness, the relay's own outage log): keep
+    the lines, drop the tracebacks, and say them at WARNING."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.exc_info, record.exc_text = None, None
-        if record.levelno > logging.WARNING and "closed" in str(
-            record.msg % record.args if record.args else record.msg
-        ):
+        try:
+            record.getMessage()
+        except Exception:  # aio-pika's OneShotCallback repr can fail on a closed channel
+            record.msg, record.args = f"{record.msg} (arguments unprintable)", None
+        if record.levelno > logging.WARNING:  # these loggers speak only of the connection
             record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 
