@@ -28,18 +28,12 @@ from sqlalchemy.pool import NullPool
 from cqm_shared.contracts.envelope import CloudEvent, new_event
 from cqm_shared.messaging.consumer import REASON_HEADER
 from tests.drills import infra
+from tests.infrastructure import SUBSCRIPTION_QUEUES
 from tests.stack import Stack
 
 SOURCE = "https://drills.example.com"
 # Every subscription of the suite: `<prefix><queue>` and `<prefix><queue>.dlq`.
-QUEUES = (
-    "intake.submissions",
-    "intake.investigations",
-    "investigation.complaints",
-    "notification.complaints",
-    "notification.investigations",
-    "penalty.responsibility",
-)
+QUEUES = SUBSCRIPTION_QUEUES
 # What each service's database holds per unit of work, for progress checks.
 PROGRESS_SQL = {
     "intake": "SELECT count(*) FROM complaints",

@@ -73,7 +73,14 @@ async def test_a_database_outage_holds_messages_instead_of_dead_lettering_them(
             proxy.cut()
             for event in events[1:]:
                 await publish(broker_ns, event.routing_key, event.to_json(), message_id=str(event.id))
-            await asyncio.sleep(3.0)  # 60 times the retry backoff
+            # The outage outlasts the old retry budget (3 attempts, 50 ms apart) many times over:
+            # the gate is closed and its probe has failed repeatedly.
+            gate = app.state.runtime.database
+
+            async def long_outage() -> bool:
+                return not gate.is_open and gate.outage.failures >= 6
+
+            await wait_for(long_outage, timeout=30)
 
             # (2) the API and readiness tell the truth while the database is away.
             async with asgi_client(app, auth("admin")) as client:

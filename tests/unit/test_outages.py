@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import exc as sa_exc
 
 from cqm_shared.outages import Backoff, DatabaseGate, OutageLog, ShuttingDown, cause, is_outage
+from tests.helpers import wait_for
 
 
 def wrapped(inner: BaseException) -> BaseException:
@@ -117,7 +118,12 @@ async def test_stopping_releases_waiters_with_shutting_down() -> None:
     gate = DatabaseGate(never, first=0.01, cap=0.02)
     gate.lost(ConnectionRefusedError(111, "refused"))
     waiter = asyncio.ensure_future(gate.passable())
-    await asyncio.sleep(0.05)
+
+    async def probe_at_work() -> bool:
+        return gate.outage.failures >= 3
+
+    await wait_for(probe_at_work, timeout=2, interval=0.005)
+    assert not waiter.done()
     await gate.shutdown()
     with pytest.raises(ShuttingDown):
         await waiter
