@@ -16,6 +16,14 @@ class DomainError(Exception):
     """A rule of the domain refused the request (the API answers 409 or 422)."""
 
 
+class InvalidInput(DomainError, ValueError):
+    """Input the domain's own rules refuse, e.g. shares not summing to 100 % (the API answers 422)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class NotFound(DomainError, LookupError):
     """No such aggregate, or one in a factory the caller may not see (never disclosed)."""
 

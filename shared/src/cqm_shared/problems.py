@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from cqm_shared.domain import DomainError, InvalidTransition, NotFound, StaleVersion
+from cqm_shared.domain import DomainError, InvalidInput, InvalidTransition, NotFound, StaleVersion
 from cqm_shared.outages import cause, is_outage
 
 PROBLEM_JSON = "application/problem+json"
@@ -94,6 +94,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
         return problem(404, "Not Found", str(exc))
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
+        errors = [{"field": exc.field or "(body)", "message": str(exc), "type": "value_error"}]
+        return problem(422, "Unprocessable Content", str(exc), errors=errors)
 
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:

@@ -22,7 +22,17 @@ COMPLAINT_AMENDED = "complaint.amended"
 COMPLAINT_WITHDRAWN = "complaint.withdrawn"
 INVESTIGATION_OPENED = "investigation.opened"
 INVESTIGATION_TRIAGED = "investigation.triaged"
+CONTAINMENT_RECORDED = "investigation.containment_recorded"
+ROOT_CAUSE_RECORDED = "investigation.root_cause_recorded"
 RESPONSIBILITY_DETERMINED = "investigation.responsibility_determined"
+RESPONSIBILITY_DISPUTED = "investigation.responsibility_disputed"
+DISPUTE_RULED = "investigation.dispute_ruled"
+ACTION_ADDED = "investigation.action_added"
+ACTION_VERIFIED = "investigation.action_verified"
+CUSTOMER_REPLIED = "investigation.customer_replied"
+INVESTIGATION_CLOSED = "investigation.closed"
+INVESTIGATION_REOPENED = "investigation.reopened"
+INVESTIGATION_UPDATED = "investigation.updated"
 
 
 class _Payload(BaseModel):
@@ -80,18 +90,6 @@ class ComplaintCategory(StrEnum):
     CONSULTATION = "consultation"
 
 
-class InvestigationTriaged(_Payload):
-    """Triage (确认/分类, DOMAIN.md §3.1): validity, category, severity."""
-
-    number: str
-    factory: str
-    triaged_at: AwareDatetime
-    valid: bool
-    category: ComplaintCategory
-    severity: Severity
-    actor: str | None = None
-
-
 class Deadline(_Payload):
     """One SLA milestone of a case (DOMAIN.md §3 "Deadlines")."""
 
@@ -100,6 +98,9 @@ class Deadline(_Payload):
     source: str = Field(description="the regulation clause the default comes from")
     # Added within v1 (optional): absent from older producers, where every deadline was pending.
     state: str = Field(default="pending", description="pending, met or cancelled")
+    round: int = Field(default=1, ge=1, description="handling round; a reopened case has round 2, 3, …")
+    met_at: AwareDatetime | None = None
+    cancelled_at: AwareDatetime | None = None
 
 
 class InvestigationOpened(_Payload):
@@ -111,6 +112,35 @@ class InvestigationOpened(_Payload):
     # Added within v1 (optional): the case's version after this change, which later
     # `investigation.*` events carry too, so a consumer can order them and spot a gap.
     version: int | None = Field(default=None, ge=1, description="the case's version after this change")
+
+
+class CaseStatus(_Payload):
+    """What every `investigation.*` event carries (added within v1, optional for older producers):
+    the case's version after the change, its state and round, and its complete list of
+    deadlines, so a consumer keeps the newest version and ignores an older one arriving late."""
+
+    version: int | None = Field(default=None, ge=1, description="the case's version after this change")
+    state: str | None = Field(default=None, description="the case's state after this change")
+    round: int = Field(default=1, ge=1, description="handling round (2, 3, … after a reopening)")
+    deadlines: list[Deadline] = Field(default_factory=list, description="every deadline of the case")
+    actor: str | None = None
+    reason: str = ""
+
+
+class InvestigationTriaged(CaseStatus):
+    """Triage (确认/分类, DOMAIN.md §3.1): validity, category, severity."""
+
+    number: str
+    factory: str
+    triaged_at: AwareDatetime
+    valid: bool
+    category: ComplaintCategory
+    severity: Severity
+    our_fault: bool = True
+    special: str | None = Field(default=None, description="process_abnormality or hazardous_substance")
+    responsible_department: str | None = None
+    dispatch: list[str] = Field(default_factory=list, description="roles sent on site (seed 000 §4.1.1)")
+    ends_investigation: bool = Field(default=False, description="not valid / not quality / not ours: reply, close")
 
 
 class PartyKind(StrEnum):
@@ -138,8 +168,21 @@ class ResponsibleParty(_Payload):
     share: Annotated[Decimal, Field(gt=0, le=100, description="percent")]
 
 
-class ResponsibilityDetermined(_Payload):
-    """Responsibility (责任判定): parties with shares summing to 100 % (DOMAIN.md §3.5)."""
+class RuleFinding(_Payload):
+    """A cause code of the factory's penalty rule table with its counts (DOMAIN.md §4)."""
+
+    code: Annotated[str, Field(min_length=1, max_length=40, description="e.g. 5.2.3.1")]
+    occurrences: int = Field(default=1, ge=0)
+    pieces: int = Field(default=0, ge=0)
+    party: str | None = Field(default=None, description="the party it concerns, when not all of them")
+
+
+class ResponsibilityDetermined(CaseStatus):
+    """Responsibility (责任判定): parties with shares summing to 100 % (DOMAIN.md §3.5).
+
+    A newer `determination` of the same case supersedes an older one (a ruling that changes the
+    parties publishes the next); a consumer keeps the highest.
+    """
 
     number: str
     factory: str
@@ -148,6 +191,15 @@ class ResponsibilityDetermined(_Payload):
     loss_amount: Annotated[Decimal, Field(ge=0, description="CNY")] = Decimal("0")
     parties: list[ResponsibleParty] = Field(min_length=1)
     rule_codes: list[str] = Field(default_factory=list)
+    # Added within v1 (optional):
+    determination: int = Field(default=1, ge=1, description="sequence of this determination in the case")
+    supersedes: int | None = Field(default=None, description="the determination this one replaces")
+    loss_class: str | None = Field(default=None, description="extraordinary, major, serious or general (§5.2)")
+    findings: list[RuleFinding] = Field(default_factory=list, description="rule codes with occurrence/piece counts")
+    charge_back: bool = Field(default=False, description="a supplier share: its losses are charged back")
+    dispute_window_ends_at: AwareDatetime | None = None
+    split_situation: str | None = Field(default=None, description="the default split rule that proposed shares")
+    override_reason: str | None = None
 
     @model_validator(mode="after")
     def _shares_sum_to_100(self) -> Self:
@@ -155,6 +207,125 @@ class ResponsibilityDetermined(_Payload):
         if total != Decimal("100"):
             raise ValueError(f"party shares must sum to 100, got {total}")
         return self
+
+
+class AffectedScope(_Payload):
+    kind: str = Field(description="shipped, wip or warehouse")
+    quantity: int = Field(ge=0)
+    note: str = ""
+
+
+class ContainmentRecorded(CaseStatus):
+    """Containment (围堵, DOMAIN.md §3.2): scope and disposition."""
+
+    number: str
+    factory: str
+    recorded_at: AwareDatetime
+    scope: list[AffectedScope]
+    dispositions: list[str] = Field(description="rework, concession, scrap, return, exchange, sorting")
+    recall: bool | None = Field(default=None, description="management's recall decision for shipped goods")
+    production_stop: bool = False
+
+
+class RootCauseRecorded(CaseStatus):
+    """Root cause (原因分析, DOMAIN.md §3.3): occurrence and escape cause."""
+
+    number: str
+    factory: str
+    recorded_at: AwareDatetime
+    occurrence_cause: str
+    escape_cause: str
+
+
+class ResponsibilityDisputed(CaseStatus):
+    """异议 (seed 000 §4.3.3.2.3): an objection or a market-cause claim within the window."""
+
+    number: str
+    factory: str
+    disputed_at: AwareDatetime
+    kind: str = Field(description="objection or market_cause")
+    department: str
+    against: int = Field(ge=1, description="the determination disputed")
+
+
+class DisputeRuled(CaseStatus):
+    """Production operations' final ruling; a changed split follows as a new determination."""
+
+    number: str
+    factory: str
+    ruled_at: AwareDatetime
+    kind: str = Field(description="objection or market_cause")
+    upheld: bool
+    department: str | None = Field(default=None, description="the department that disputed")
+    determination: int | None = Field(default=None, description="the determination the ruling created")
+    responsibility_cleared: bool = Field(default=False, description="market cause accepted: nobody is responsible")
+
+
+class CorrectiveAction(_Payload):
+    id: str
+    kind: str = Field(description="temporary or permanent")
+    description: str
+    owner: str
+    due_at: AwareDatetime
+
+
+class ActionAdded(CaseStatus):
+    """CAPA items (纠正预防措施) with owner and due date."""
+
+    number: str
+    factory: str
+    added_at: AwareDatetime
+    actions: list[CorrectiveAction] = Field(min_length=1)
+
+
+class LotResult(_Payload):
+    lot: str
+    defect_found: bool
+    checked_at: AwareDatetime
+
+
+class ActionVerified(CaseStatus):
+    """An effectiveness check lot by lot; `verified` once N consecutive lots were clean."""
+
+    number: str
+    factory: str
+    action_id: str
+    checked_at: AwareDatetime
+    lots: list[LotResult]
+    clean_lots: int = Field(ge=0, description="consecutive lots without the defect, from the latest")
+    clean_lots_required: int = Field(ge=1)
+    verified: bool
+
+
+class CustomerReplied(CaseStatus):
+    number: str
+    factory: str
+    replied_at: AwareDatetime
+    kind: str = Field(description="preliminary or final")
+
+
+class InvestigationClosed(CaseStatus):
+    number: str
+    factory: str
+    closed_at: AwareDatetime
+    outcome: str = Field(description="resolved, not_valid, non_quality, not_our_fault, market_cause or withdrawn")
+
+
+class InvestigationReopened(CaseStatus):
+    number: str
+    factory: str
+    reopened_at: AwareDatetime
+
+
+class InvestigationUpdated(CaseStatus):
+    """Any other recorded change of a case (on site, training, standardisation, follow-up, a
+    corrected complaint): its new version and deadlines."""
+
+    number: str
+    factory: str
+    updated_at: AwareDatetime
+    step: str = Field(description="onsite, training, standardisation, follow_up or amend")
+    detail: dict[str, Any] = Field(default_factory=dict)
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -168,6 +339,16 @@ EVENT_PAYLOADS: dict[tuple[str, int], type[BaseModel]] = {
     (INVESTIGATION_TRIAGED, 1): InvestigationTriaged,
     (INVESTIGATION_OPENED, 1): InvestigationOpened,
     (RESPONSIBILITY_DETERMINED, 1): ResponsibilityDetermined,
+    (CONTAINMENT_RECORDED, 1): ContainmentRecorded,
+    (ROOT_CAUSE_RECORDED, 1): RootCauseRecorded,
+    (RESPONSIBILITY_DISPUTED, 1): ResponsibilityDisputed,
+    (DISPUTE_RULED, 1): DisputeRuled,
+    (ACTION_ADDED, 1): ActionAdded,
+    (ACTION_VERIFIED, 1): ActionVerified,
+    (CUSTOMER_REPLIED, 1): CustomerReplied,
+    (INVESTIGATION_CLOSED, 1): InvestigationClosed,
+    (INVESTIGATION_REOPENED, 1): InvestigationReopened,
+    (INVESTIGATION_UPDATED, 1): InvestigationUpdated,
 }
 
 
