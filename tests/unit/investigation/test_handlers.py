@@ -297,6 +297,7 @@ def test_the_registered_record_is_kept_as_the_facts_investigation_uses() -> None
         product_model="YB-PC",
         request_kind="report_8d",
         batch_return=True,
+        quantity_defective=1,
     )
     assert kept.registered_at.tzinfo is UTC and kept.report_requested
     plain = complaint_facts(record(market={"region": "foreign"}))
