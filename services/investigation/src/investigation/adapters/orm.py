@@ -1,11 +1,20 @@
-"""Tables of the investigation database."""
+"""Tables of the investigation database.
+
+A case is one `cases` row (its complaint facts, state, and everything recorded as the JSON
+`records`), one row per deadline and the append-only history. Beside them, projections kept in
+step on every save, for lists and statistics: queryable columns on `cases`, the current
+determination's parties, the actions, and the `stats_*` rollups (one row per factory × month of
+opening × dimension, upserted in the same transaction as the change).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import sqlalchemy as sa
 
 from cqm_shared.audit import audit_table
-from cqm_shared.db import UTCDateTime, new_metadata
+from cqm_shared.db import Money, Percent, UTCDateTime, new_metadata
 from cqm_shared.messaging.tables import messaging_tables
 
 metadata = new_metadata()
@@ -30,20 +39,146 @@ cases = sa.Table(
     sa.Column("part_number", sa.String(200), nullable=True),
     sa.Column("product_model", sa.String(200), nullable=True),
     sa.Column("phenomenon", sa.Text, nullable=False),
+    sa.Column("quantity_defective", sa.Integer, nullable=True),
+    sa.Column("round", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("closed_at", UTCDateTime, nullable=True),
+    sa.Column("outcome", sa.String(40), nullable=True),
+    sa.Column("records", sa.JSON, nullable=False),  # investigation.domain.records.Records, whole
+    # Month of opening, yyyymm (202611): the month every rollup counts the case in, never moved.
+    sa.Column("opened_month", sa.Integer, nullable=False),
+    # Copied out of `records` for lists and statistics (NULL until recorded).
+    sa.Column("severity", sa.String(20), nullable=True),
+    sa.Column("category", sa.String(40), nullable=True),
+    sa.Column("valid", sa.Boolean, nullable=True),
+    sa.Column("responsible_department", sa.String(100), nullable=True),  # triage's
+    sa.Column("cause_class", sa.String(40), nullable=True),
+    sa.Column("loss_class", sa.String(40), nullable=True),
+    sa.Column("loss_amount", Money, nullable=True),
 )
 
-# One row per milestone of a case: what is due when, and whether it was met (DOMAIN.md §3 "Deadlines").
+# One row per milestone and handling round of a case: what is due when, and whether it was met
+# (DOMAIN.md §3 "Deadlines"). `factory` and `opened_month` are the case's (never change), so
+# that overdue lists and the live "breached, still pending" counts read one small index.
 case_deadlines = sa.Table(
     "case_deadlines",
     metadata,
     sa.Column("number", sa.String(32), sa.ForeignKey("cases.number"), primary_key=True),
     sa.Column("milestone", sa.String(40), primary_key=True),
-    sa.Column("due_at", UTCDateTime, nullable=False, index=True),
-    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("round", sa.Integer, primary_key=True, server_default="1"),
+    sa.Column("position", sa.Integer, nullable=False, server_default="0"),  # order in Case.deadlines
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("met_at", UTCDateTime, nullable=True),
     sa.Column("cancelled_at", UTCDateTime, nullable=True),
+    sa.Column("factory", sa.String(10), nullable=False),
+    sa.Column("opened_month", sa.Integer, nullable=False),
 )
+# Partial indexes: only pending rows (a small share of all) are ever listed by due time. Queries
+# must spell the predicate as the literal `state = 'pending'` for the planners to use them. Both
+# cover the live "breached" counts (read from the index alone), across factories or within one.
+PENDING = sa.text("state = 'pending'")
+sa.Index(
+    "ix_case_deadlines_pending_due",
+    case_deadlines.c.due_at,
+    case_deadlines.c.factory,
+    case_deadlines.c.opened_month,
+    case_deadlines.c.milestone,
+    postgresql_where=PENDING,
+    sqlite_where=PENDING,
+)
+sa.Index(
+    "ix_case_deadlines_pending_factory",
+    case_deadlines.c.factory,
+    case_deadlines.c.due_at,
+    case_deadlines.c.opened_month,
+    case_deadlines.c.milestone,
+    postgresql_where=PENDING,
+    sqlite_where=PENDING,
+)
+
+# The current determination's parties (DOMAIN.md §3.5), rewritten when it changes.
+case_parties = sa.Table(
+    "case_parties",
+    metadata,
+    sa.Column("number", sa.String(32), sa.ForeignKey("cases.number"), primary_key=True),
+    sa.Column("kind", sa.String(20), primary_key=True),
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("sequence", sa.Integer, nullable=False),  # the determination's
+    sa.Column("department", sa.String(100), nullable=True),
+    sa.Column("role", sa.String(100), nullable=True),
+    sa.Column("share", Percent, nullable=False),
+)
+
+# Corrective and preventive actions (DOMAIN.md §3.7), one row each; lots stay in `records`.
+case_actions = sa.Table(
+    "case_actions",
+    metadata,
+    sa.Column("number", sa.String(32), sa.ForeignKey("cases.number"), primary_key=True),
+    sa.Column("id", sa.String(20), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("owner", sa.String(100), nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("verified_at", UTCDateTime, nullable=True),
+    sa.Column("round", sa.Integer, nullable=False),
+)
+
+# -- rollups (DOMAIN.md §6): counters per factory × month of opening × dimension -------------------
+# Kept by the repository: each save adds (new projection − stored projection) with one upsert
+# per changed key. A month is yyyymm, a case counts in the month it opened.
+
+
+def _rollup(name: str, *columns: sa.Column[Any]) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("factory", sa.String(10), primary_key=True),
+        sa.Column("month", sa.Integer, primary_key=True),
+        *columns,
+    )
+
+
+# Deadlines settled: met by the due time, met after it, cancelled. Action deadlines count as
+# milestone "action". Pending ones are not counted here (they change with the clock): the
+# breached ones are read live from case_deadlines.
+stats_deadlines = _rollup(
+    "stats_deadlines",
+    sa.Column("milestone", sa.String(40), primary_key=True),
+    sa.Column("on_time", sa.Integer, nullable=False),
+    sa.Column("late", sa.Integer, nullable=False),
+    sa.Column("cancelled", sa.Integer, nullable=False),
+)
+# Cases by outcome ('' while open) and the sum of cycle times (closed_at − opened_at, seconds).
+stats_cases = _rollup(
+    "stats_cases",
+    sa.Column("outcome", sa.String(40), primary_key=True),
+    sa.Column("cases", sa.Integer, nullable=False),
+    sa.Column("cycle_seconds", sa.BigInteger, nullable=False),
+)
+# Closed cases (not withdrawn) by whole days from opening to closing, capped: percentiles.
+stats_cycle_days = _rollup(
+    "stats_cycle_days",
+    sa.Column("days", sa.Integer, primary_key=True),
+    sa.Column("cases", sa.Integer, nullable=False),
+)
+# Cases per department of the current determination ('' for parties without a department), and
+# the department's shares summed, in hundredths of a percent (exact integers on both databases).
+stats_departments = _rollup(
+    "stats_departments",
+    sa.Column("department", sa.String(100), primary_key=True),
+    sa.Column("cases", sa.Integer, nullable=False),
+    sa.Column("share_bp", sa.BigInteger, nullable=False),
+)
+# Accident classes of the current determination: dimension 'cause' (AccidentCause) or 'loss'
+# (LossClass), with the losses in fen (CNY cents, exact integers).
+stats_accidents = _rollup(
+    "stats_accidents",
+    sa.Column("dimension", sa.String(10), primary_key=True),
+    sa.Column("accident_class", sa.String(40), primary_key=True),
+    sa.Column("cases", sa.Integer, nullable=False),
+    sa.Column("loss_cents", sa.BigInteger, nullable=False),
+)
+ROLLUPS = (stats_cases, stats_cycle_days, stats_deadlines, stats_departments, stats_accidents)
 
 # Append-only: who / when / why of every transition (DOMAIN.md §3, §7).
 case_history = sa.Table(
