@@ -15,7 +15,13 @@ ROUTES = {
     "complaints:attach": "POST /api/v1/complaints/{number}/attachments",
     "complaints:read": "GET /api/v1/complaints[/{number}[/history, /attachments…]], GET …/export.csv",
     "stats:read": "GET /api/v1/stats/complaints",
-    "investigations:read": "GET /api/v1/investigations/{number}",
+    "investigations:read": "GET /api/v1/investigations/{number}[/8d], POST …/responsibility/proposal",
+    "investigations:work": "POST /api/v1/investigations/{number}/{triage, containment, root_cause, responsibility, "
+    "actions, verification, standardisation, close, reopen, onsite, training}",
+    "investigations:dispute": "POST /api/v1/investigations/{number}/dispute",
+    "investigations:rule": "POST /api/v1/investigations/{number}/ruling",
+    "investigations:reply": "POST /api/v1/investigations/{number}/{reply, follow_up}",
+    "investigation/stats:read": "GET /api/v1/stats/investigations/…",
     "assessments:read": "GET /api/v1/assessments",
     "notifications:read": "GET /api/v1/notifications",
     "audit:read": "GET /api/v1/audit",
@@ -44,7 +50,8 @@ def render() -> str:
     ):
         for action, allowed in matrix.items():
             marks = " | ".join("✓" if r in allowed else "" for r in roles)
-            lines.append(f"| {service} | `{action}` | {ROUTES[action]} | {marks} |")
+            route = ROUTES.get(f"{service}/{action}", ROUTES[action])
+            lines.append(f"| {service} | `{action}` | {route} | {marks} |")
     return "\n".join(lines) + "\n"
 
 

@@ -143,7 +143,8 @@ async def test_one_complaint_end_to_end(stack: Stack, broker_ns: BrokerNamespace
         expected_actions = {
             "intake": ["register"],
             "investigation": ["open"],
-            "notification": ["notify", "notify"],
+            # registration, opening, and the department head told of the determination (DOMAIN.md §5)
+            "notification": ["notify", "notify", "notify"],
             "penalty": ["open_assessment"],
         }
         for service, actions in expected_actions.items():

@@ -65,6 +65,28 @@ class Call:
     fresh: bool = False
 
 
+LATER = "2030-01-01T00:00:00Z"
+# A valid body of every investigation step but triage (all illegal while the case is `opened`).
+STEP_BODIES: dict[str, dict[str, Any]] = {
+    "containment": {"scope": [{"kind": "shipped", "quantity": 1}], "dispositions": ["sorting"]},
+    "root_cause": {"occurrence_cause": "x", "escape_cause": "y"},
+    "responsibility": {
+        "parties": [{"kind": "department", "name": "一车间", "share": "100"}],
+        "cause_class": "communication",
+    },
+    "dispute": {"kind": "objection", "department": "一车间", "reason": "no"},
+    "ruling": {"upheld": False, "reason": "no"},
+    "actions": {"actions": [{"kind": "temporary", "description": "d", "owner": "o", "due_at": LATER}]},
+    "verification": {"action_id": "A1", "lots": [{"lot": "L1", "defect_found": False}]},
+    "standardisation": {"documents": ["WI-1"]},
+    "reply": {"kind": "final", "content": "c"},
+    "follow_up": {"satisfied": True, "accepted": True},
+    "close": {},
+    "reopen": {"reason": "not accepted"},
+    "onsite": {"what": "arrived"},
+    "training": {"attendees": 3},
+}
+
 # Every protected route of every service, keyed by (service, method, path as the app serves it).
 CALLS: dict[tuple[str, str, str], Call] = {
     ("intake", "POST", "/api/v1/complaints"): Call(201, json=form("F01")),
@@ -84,7 +106,24 @@ CALLS: dict[tuple[str, str, str], Call] = {
     ("intake", "GET", "/api/v1/stats/complaints"): Call(200),
     ("intake", "GET", "/api/v1/audit"): Call(200, params={"complaint": "{number}"}),
     ("investigation", "GET", "/api/v1/investigations/{number}"): Call(200),
+    ("investigation", "GET", "/api/v1/investigations/{number}/8d"): Call(200),
+    ("investigation", "POST", "/api/v1/investigations/{number}/responsibility/proposal"): Call(
+        200, json={"measured": True}
+    ),
+    # A fresh case per allowed role takes its first step; every other step is refused in state
+    # `opened` with 409 (which shows the route reached the case, past access control).
+    ("investigation", "POST", "/api/v1/investigations/{number}/triage"): Call(
+        200, json={"valid": True, "category": "quality", "severity": "minor"}, fresh=True
+    ),
+    **{
+        ("investigation", "POST", f"/api/v1/investigations/{{number}}/{step}"): Call(409, json=body)
+        for step, body in STEP_BODIES.items()
+    },
     ("investigation", "GET", "/api/v1/audit"): Call(200, params={"complaint": "{number}"}),
+    **{
+        ("investigation", "GET", f"/api/v1/stats/investigations/{name}"): Call(200)
+        for name in ("on-time", "cycle-times", "departments", "accident-classes", "overdue")
+    },
     ("penalty", "GET", "/api/v1/assessments"): Call(200, params={"complaint": "{number}"}),
     ("penalty", "GET", "/api/v1/audit"): Call(200, params={"complaint": "{number}"}),
     ("notification", "GET", "/api/v1/notifications"): Call(200, params={"complaint": "{number}"}),
@@ -143,6 +182,19 @@ def test_every_route_is_public_or_requires_an_action_and_is_swept(service: str, 
     assert uncovered(service, app) == []
 
 
+async def fresh(intake: FastAPI, app: FastAPI, service: str) -> str:
+    """A new F01 complaint; for investigation, once its case is open."""
+    number = await register(intake, "F01")
+    if service == "investigation":
+
+        async def opened() -> bool:
+            async with client(app, auth("admin", "F01")) as c:
+                return (await c.get(f"/api/v1/investigations/{number}")).status_code == 200
+
+        await wait_for(opened)
+    return number
+
+
 async def send(app: FastAPI, headers: dict[str, str], method: str, path: str, call: Call, ids: dict[str, str]) -> Any:
     params = {k: v.format(**ids) for k, v in (call.params or {}).items()}
     async with client(app, headers) as c:
@@ -191,7 +243,7 @@ async def test_each_role_gets_exactly_what_the_matrix_allows_on_every_route(
             assert anonymous.status_code == 401, (method, path, anonymous.status_code)
             for role in Role:
                 allowed = role in matrix[action]
-                mine = {**ids, "number": await register(intake, "F01")} if allowed and call.fresh else ids
+                mine = {**ids, "number": await fresh(intake, app, service)} if allowed and call.fresh else ids
                 answer = await send(app, auth(role.value, "F01"), method, path, call, mine)
                 if allowed:
                     # allowed means the route did its work: not merely "not 401/403" (a 500 passed that)

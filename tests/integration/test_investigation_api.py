@@ -59,6 +59,7 @@ async def test_a_case_is_read_with_its_version_deadlines_and_kept_facts(
         "customer_request": {"kind": "report_8d"},
         "market": {"region": "domestic", "province": "out"},
         "batch_return": True,
+        "quantity_defective": 2,
     }
     assert datetime.fromisoformat(complaint["registered_at"]) == registered_at
     assert [(h["action"], h["to_state"]) for h in case["history"]] == [("open", "opened")]

@@ -9,13 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cqm_shared.clock import Clock, SystemClock
-from cqm_shared.contracts.events import INVESTIGATION_OPENED, InvestigationOpened
 from cqm_shared.policy import PolicyBook
 from cqm_shared.runtime import ServiceRuntime
 from cqm_shared.sql_uow import sql_units_of_work
 from cqm_shared.uow import Actor, InboxEntry
 from investigation.adapters.orm import audit_log, tables
-from investigation.adapters.publishing import to_public
+from investigation.adapters.publishing import PUBLISHES, to_public
 from investigation.adapters.unit_of_work import SqlInvestigationUnitOfWork
 from investigation.config import InvestigationSettings
 from investigation.domain.policy import InvestigationPolicy
@@ -37,9 +36,7 @@ def bootstrap(settings: InvestigationSettings | None = None, *, clock: Clock | N
     settings = settings or InvestigationSettings()
     clock = clock or SystemClock()
     policies = PolicyBook(settings.policy_dir, "investigation", InvestigationPolicy)
-    runtime = ServiceRuntime(
-        settings, tables=tables, clock=clock, publishes={INVESTIGATION_OPENED: InvestigationOpened}
-    )
+    runtime = ServiceRuntime(settings, tables=tables, clock=clock, publishes=PUBLISHES)
     units_of_work = sql_units_of_work(
         runtime, SqlInvestigationUnitOfWork, audit=audit_log, translate=to_public, source=SOURCE
     )

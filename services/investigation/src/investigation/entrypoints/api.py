@@ -2,17 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+import anyio
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from cqm_shared.security.access import require
 from cqm_shared.security.principal import Principal
-from cqm_shared.web import version_etag
+from cqm_shared.web import expected_version, version_etag
+from investigation.adapters.report import render_html, render_pdf
 from investigation.domain.model import Case, ComplaintFacts, Deadline, Transition
-from investigation.service.handlers import case_of
+from investigation.domain.records import (
+    Action,
+    Containment,
+    Dispute,
+    FishboneCause,
+    FollowUp,
+    LossClass,
+    LotCheck,
+    RecallDecision,
+    Records,
+    Reply,
+    Responsibility,
+    RootCause,
+    Ruling,
+    Standardisation,
+    Training,
+    Triage,
+)
+from investigation.domain.report_of_case import report_of
+from investigation.domain.rules import propose_split
+from investigation.entrypoints import step_bodies as b
+from investigation.service.handlers import Policies, StepContext, case_of, take_step
 from investigation.service.unit_of_work import InvestigationUnitOfWork
 
 router = APIRouter(prefix="/api/v1/investigations", tags=["investigations"])
@@ -25,6 +50,7 @@ def _uow(request: Request, principal: Principal) -> InvestigationUnitOfWork:
 
 class DeadlineView(BaseModel):
     milestone: str
+    round: int
     due_at: datetime
     state: str  # pending / met / cancelled
     source: str  # the regulation clause the default comes from
@@ -35,6 +61,7 @@ class DeadlineView(BaseModel):
     def of(cls, d: Deadline) -> DeadlineView:
         return cls(
             milestone=d.milestone,
+            round=d.round,
             due_at=d.due_at,
             state=d.state.value,
             source=d.source,
@@ -74,6 +101,7 @@ class ComplaintView(BaseModel):
     customer_request: CustomerRequestView | None
     market: MarketView
     batch_return: bool
+    quantity_defective: int | None
 
     @classmethod
     def of(cls, c: ComplaintFacts) -> ComplaintView:
@@ -88,6 +116,7 @@ class ComplaintView(BaseModel):
             customer_request=CustomerRequestView(kind=c.request_kind) if c.request_kind is not None else None,
             market=MarketView(region=c.region.value, province=c.province.value if c.province else None),
             batch_return=c.batch_return,
+            quantity_defective=c.quantity_defective,
         )
 
 
@@ -116,48 +145,79 @@ class InvestigationView(BaseModel):
     factory: str
     state: str
     version: int
+    round: int
+    outcome: str | None
     opened_at: datetime
     updated_at: datetime
+    closed_at: datetime | None
     deadlines: list[DeadlineView]
     complaint: ComplaintView
-    parties: list[dict[str, object]]
-    actions: list[dict[str, object]]
+    next_steps: list[str]  # the steps allowed now; the others answer 409
+    records: Records  # what was recorded at each step (triage, containment, root cause, …)
+    parties: list[dict[str, Any]]  # the current determination's parties with their shares
+    actions: list[dict[str, Any]]  # corrective and preventive actions with their lot checks
     history: list[HistoryEntry]
 
     @classmethod
     def of(cls, case: Case) -> InvestigationView:
-        return cls(
-            number=case.number,
-            factory=case.factory,
-            state=case.state.value,
-            version=case.version,
-            opened_at=case.opened_at,
-            updated_at=case.updated_at,
-            deadlines=[DeadlineView.of(d) for d in case.deadlines],
-            complaint=ComplaintView.of(case.complaint),
-            parties=[],  # responsibility (责任判定): a later issue
-            actions=[],  # corrective / preventive actions: a later issue
-            history=[HistoryEntry.of(t) for t in case.history],
+        view = cls.model_validate(
+            {
+                "number": case.number,
+                "factory": case.factory,
+                "state": case.state.value,
+                "version": case.version,
+                "round": case.round,
+                "outcome": case.outcome,
+                "opened_at": case.opened_at,
+                "updated_at": case.updated_at,
+                "closed_at": case.closed_at,
+                "deadlines": [DeadlineView.of(d) for d in case.deadlines],
+                "complaint": ComplaintView.of(case.complaint),
+                "next_steps": case.allowed_steps(),
+                "records": case.records,
+                "parties": [],
+                "actions": [],
+                "history": [HistoryEntry.of(t) for t in case.history],
+            }
         )
+        dumped = view.model_dump(mode="json", include={"records"})["records"]
+        view.parties = (dumped.get("responsibility") or {}).get("parties", [])
+        view.actions = dumped.get("actions", [])
+        return view
+
+
+def _policies(request: Request) -> Policies:
+    policies: Policies = request.app.state.policies
+    return policies
+
+
+IfMatch = Annotated[int | None, Depends(expected_version)]
+Number = Annotated[str, Path(max_length=32)]
+_ETAG_DOC = {
+    "headers": {
+        "ETag": {
+            "description": 'the case version, e.g. "3": send it back as If-Match to change the case',
+            "schema": {"type": "string"},
+        }
+    }
+}
+_STEP_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: _ETAG_DOC,
+    409: {
+        "description": "the step is not allowed in the case's state (the answer names the state and why), "
+        "or the case changed since the version in If-Match"
+    },
+}
 
 
 @router.get(
     "/{number}",
     response_model=InvestigationView,
     summary="State, deadlines, parties, actions, history",
-    responses={
-        200: {
-            "headers": {
-                "ETag": {
-                    "description": 'the case version, e.g. "3": send it back as If-Match to change the case',
-                    "schema": {"type": "string"},
-                }
-            }
-        }
-    },
+    responses={200: _ETAG_DOC},
 )
 async def read_investigation(
-    number: Annotated[str, Path(max_length=32)],
+    number: Number,
     request: Request,
     response: Response,
     principal: Annotated[Principal, Depends(require("investigations:read"))],
@@ -165,3 +225,432 @@ async def read_investigation(
     case = await case_of(_uow(request, principal), number)
     response.headers["ETag"] = version_etag(case.version)
     return InvestigationView.of(case)
+
+
+async def _take(
+    request: Request,
+    response: Response,
+    principal: Principal,
+    number: str,
+    version: int | None,
+    step: Callable[[Case, StepContext], None],
+) -> InvestigationView:
+    case = await take_step(_uow(request, principal), number, step, _policies(request), expected_version=version)
+    response.headers["ETag"] = version_etag(case.version)
+    return InvestigationView.of(case)
+
+
+Work = Annotated[Principal, Depends(require("investigations:work"))]
+
+
+@router.post(
+    "/{number}/triage",
+    response_model=InvestigationView,
+    responses=_STEP_RESPONSES,
+    summary="确认/分类: validity, category, severity; who goes on site (§3.1)",
+)
+async def triage(
+    number: Number, body: b.TriageBody, request: Request, response: Response, principal: Work, version: IfMatch = None
+) -> InvestigationView:
+    def step(case: Case, ctx: StepContext) -> None:
+        case.triage(
+            Triage(
+                valid=body.valid,
+                category=body.category,
+                severity=body.severity,
+                our_fault=body.our_fault,
+                at=ctx.at,
+                by=ctx.by,
+                special=body.special,
+                difficult=body.difficult,
+                responsible_department=body.responsible_department,
+                dispatch=tuple(body.dispatch or ()),
+                arrive_by=body.arrive_by,
+                note=body.note,
+            ),
+            ctx.policy,
+            reason=body.reason,
+        )
+
+    return await _take(request, response, principal, number, version, step)
+
+
+@router.post(
+    "/{number}/containment",
+    response_model=InvestigationView,
+    responses=_STEP_RESPONSES,
+    summary="围堵: affected scope, recall decision, production stop, disposition (§3.2)",
+)
+async def containment(
+    number: Number,
+    body: b.ContainmentBody,
+    request: Request,
+    response: Response,
+    principal: Work,
+    version: IfMatch = None,
+) -> InvestigationView:
+    def step(case: Case, ctx: StepContext) -> None:
+        recall = body.recall
+        case.contain(
+            Containment(
+                scope=body.affected(),
+                dispositions=tuple(body.dispositions),
+                at=ctx.at,
+                by=ctx.by,
+                actions=body.actions,
+                production_stop=body.production_stop,
+                note=body.note,
+                recall=RecallDecision(recall.recall, recall.decided_by, recall.note) if recall else None,
+            ),
+            reason=body.reason,
+        )
+
+    return await _take(request, response, principal, number, version, step)
+
+
+@router.post(
+    "/{number}/root_cause",
+    response_model=InvestigationView,
+    responses=_STEP_RESPONSES,
+    summary="原因分析: occurrence and escape cause, 5-why, fishbone, 8D D1/D2/D7 (§3.3)",
+)
+async def root_cause(
+    number: Number,
+    body: b.RootCauseBody,
+    request: Request,
+    response: Response,
+    principal: Work,
+    version: IfMatch = None,
+) -> InvestigationView:
+    def step(case: Case, ctx: StepContext) -> None:
+        case.analyse(
+            RootCause(
+                occurrence_cause=body.occurrence_cause,
+                escape_cause=body.escape_cause,
+                at=ctx.at,
+                by=ctx.by,
+                team=tuple(body.team),
+                problem=body.problem,
+                why_chains=tuple(tuple(c) for c in body.why_chains),
+                fishbone=tuple(FishboneCause(f.category, f.cause) for f in body.fishbone),
+                prevention=body.prevention,
+            ),
+            reason=body.reason,
+        )
+
+    return await _take(request, response, principal, number, version, step)
+
+
+class SplitProposalView(BaseModel):
+    situation: str | None
+    source: str | None
+    manual: bool  # decided by discussion
+    parties: list[dict[str, Any]]
+
+
+@router.post(
+    "/{number}/responsibility/proposal",
+    response_model=SplitProposalView,
+    summary="The default split the factory's rules propose for these QC facts (§3.5); changes nothing",
+)
+async def split_proposal(
+    number: Number,
+    facts: b.QcFactsBody,
+    request: Request,
+    principal: Annotated[Principal, Depends(require("investigations:read"))],
+) -> SplitProposalView:
+    case = await case_of(_uow(request, principal), number)
+    proposal = propose_split(facts.facts(), _policies(request).for_factory(case.factory))
+    if proposal is None:
+        return SplitProposalView(situation=None, source=None, manual=True, parties=[])
+    parties = [{"kind": p.kind.value, "name": p.name, "role": p.role, "share": str(p.share)} for p in proposal.parties]
+    return SplitProposalView(
+        situation=proposal.situation, source=proposal.source, manual=proposal.manual, parties=parties
+    )
+
+
+@router.post(
+    "/{number}/responsibility",
+    response_model=InvestigationView,
+    responses=_STEP_RESPONSES,
+    summary="责任判定: parties with shares (sum 100 %), accident class, loss, rule codes (§3.4-§3.5)",
+)
+async def responsibility(
+    number: Number,
+    body: b.ResponsibilityBody,
+    request: Request,
+    response: Response,
+    principal: Work,
+    version: IfMatch = None,
+) -> InvestigationView:
+    def step(case: Case, ctx: StepContext) -> None:
+        case.determine(
+            Responsibility(
+                sequence=0,
+                parties=tuple(p.party() for p in body.parties),
+                cause_class=body.cause_class,
+                loss_amount=body.loss_amount,
+                loss_class=LossClass.GENERAL,  # classed by the domain from the policy
+                qc_facts=body.qc_facts.facts(),
+                at=ctx.at,
+                by=ctx.by,
+                findings=tuple(f.finding() for f in body.findings),
+                override_reason=body.override_reason,
+                customer_may_end=body.customer_may_end,
+                reputation_severe=body.reputation_severe,
+            ),
+            ctx.policy,
+            reason=body.reason,
+        )
+
+    return await _take(request, response, principal, number, version, step)
+
+
+@router.post(
+    "/{number}/dispute",
+    response_model=InvestigationView,
+    responses=_STEP_RESPONSES,
+    summary="异议: objection or market cause, within 2 hours of the classification (§3.6)",
+)
+async def dispute(
+    number: Number,
+    body: b.DisputeBody,
+    request: Request,
+    response: Response,
+    principal: Annotated[Principal, Depends(require("investigations:dispute"))],
+    version: IfMatch = None,
+) -> InvestigationView:
+    def step(case: Case, ctx: StepContext) -> None:
+        case.dispute(
+            Dispute(kind=body.kind, department=body.department, reason=body.reason, at=ctx.at, by=ctx.by, against=0),
+            ctx.policy,
+        )
+
+    return await _take(request, response, principal, number, version, step)
+
+
+@router.post(
+    "/{number}/ruling",
+    response_model=InvestigationView,
+    responses=_STEP_RESPONSES,
+    summary="生产运营部 rules on the dispute; changed parties publish a new determination (§3.6)",
+)
+async def ruling(
+    number: Number,
+    body: b.RulingBody,
+    request: Request,
+    response: Response,
+    principal: Annotated[Principal, Depends(require("investigations:rule"))],
+    version: IfMatch = None,
+) -> InvestigationView:
+    def step(case: Case, ctx: StepContext) -> None:
+        case.rule(
+            Ruling(upheld=body.upheld, at=ctx.at, by=ctx.by, reason=body.reason),
+            ctx.policy,
+            new_parties=tuple(p.party() for p in body.parties),
+        )
+
+    return await _take(request, response, principal, number, version, step)
+
+
+@router.post(
+    "/{number}/actions",
+    response_model=InvestigationView,
+    responses=_STEP_RESPONSES,
+    summary="纠正预防措施: temporary and permanent actions with owner and due date (§3.7)",
+)
+async def actions(
+    number: Number, body: b.ActionsBody, request: Request, response: Response, principal: Work, version: IfMatch = None
+) -> InvestigationView:
+    def step(case: Case, ctx: StepContext) -> None:
+        case.add_actions(
+            (
+                Action(
+                    id="",
+                    kind=a.kind,
+                    description=a.description,
+                    owner=a.owner,
+                    due_at=a.due_at,
+                    added_at=ctx.at,
+                    added_by=ctx.by,
+                )
+                for a in body.actions
+            ),
+            reason=body.reason,
+        )
+
+    return await _take(request, response, principal, number, version, step)
+
+
+@router.post(
+    "/{number}/verification",
+    response_model=InvestigationView,
+    responses=_STEP_RESPONSES,
+    summary="Effectiveness check lot by lot: verified after 3 consecutive clean lots (seed 001)",
+)
+async def verification(
+    number: Number,
+    body: b.VerificationBody,
+    request: Request,
+    response: Response,
+    principal: Work,
+    version: IfMatch = None,
+) -> InvestigationView:
+    def step(case: Case, ctx: StepContext) -> None:
+        checks = [
+            LotCheck(lot.lot, lot.defect_found, b.not_after(lot.checked_at, ctx.at, "lots.checked_at"), ctx.by)
+            for lot in body.lots
+        ]
+        case.verify(body.action_id, checks, ctx.policy, reason=body.reason)
+
+    return await _take(request, response, principal, number, version, step)
+
+
+@router.post(
+    "/{number}/standardisation",
+    response_model=InvestigationView,
+    responses=_STEP_RESPONSES,
+    summary="标准化: the documents updated after effective actions (seed 001 §5.9)",
+)
+async def standardisation(
+    number: Number,
+    body: b.StandardisationBody,
+    request: Request,
+    response: Response,
+    principal: Work,
+    version: IfMatch = None,
+) -> InvestigationView:
+    def step(case: Case, ctx: StepContext) -> None:
+        case.standardise(Standardisation(tuple(body.documents), ctx.at, ctx.by), reason=body.reason)
+
+    return await _take(request, response, principal, number, version, step)
+
+
+@router.post(
+    "/{number}/reply",
+    response_model=InvestigationView,
+    responses=_STEP_RESPONSES,
+    summary="回复: preliminary or final reply to the customer (§3.8)",
+)
+async def reply(
+    number: Number,
+    body: b.ReplyBody,
+    request: Request,
+    response: Response,
+    principal: Annotated[Principal, Depends(require("investigations:reply"))],
+    version: IfMatch = None,
+) -> InvestigationView:
+    def step(case: Case, ctx: StepContext) -> None:
+        case.reply(
+            Reply(kind=body.kind, content=body.content, at=ctx.at, by=ctx.by, channel=body.channel), reason=body.reason
+        )
+
+    return await _take(request, response, principal, number, version, step)
+
+
+@router.post(
+    "/{number}/follow_up",
+    response_model=InvestigationView,
+    responses=_STEP_RESPONSES,
+    summary="回访: the customer's satisfaction, and whether they accept (§3.8)",
+)
+async def follow_up(
+    number: Number,
+    body: b.FollowUpBody,
+    request: Request,
+    response: Response,
+    principal: Annotated[Principal, Depends(require("investigations:reply"))],
+    version: IfMatch = None,
+) -> InvestigationView:
+    def step(case: Case, ctx: StepContext) -> None:
+        case.follow_up(FollowUp(body.satisfied, body.accepted, ctx.at, ctx.by, body.note), reason=body.reason)
+
+    return await _take(request, response, principal, number, version, step)
+
+
+@router.post(
+    "/{number}/close",
+    response_model=InvestigationView,
+    responses=_STEP_RESPONSES,
+    summary="结案: refused while an action is open or unverified",
+)
+async def close(
+    number: Number, body: b.CloseBody, request: Request, response: Response, principal: Work, version: IfMatch = None
+) -> InvestigationView:
+    def step(case: Case, ctx: StepContext) -> None:
+        case.close(at=ctx.at, by=ctx.by, reason=body.reason)
+
+    return await _take(request, response, principal, number, version, step)
+
+
+@router.post(
+    "/{number}/reopen",
+    response_model=InvestigationView,
+    responses=_STEP_RESPONSES,
+    summary="The customer does not accept: a new round with new deadlines (seed 002 (九) 9)",
+)
+async def reopen(
+    number: Number, body: b.ReopenBody, request: Request, response: Response, principal: Work, version: IfMatch = None
+) -> InvestigationView:
+    def step(case: Case, ctx: StepContext) -> None:
+        case.reopen(ctx.policy, at=ctx.at, by=ctx.by, reason=body.reason)
+
+    return await _take(request, response, principal, number, version, step)
+
+
+@router.post(
+    "/{number}/onsite",
+    response_model=InvestigationView,
+    responses=_STEP_RESPONSES,
+    summary="现场: arrival, sheet faxed back (24 h), return, work report (3 days) (seed 000 §4.2.1)",
+)
+async def onsite(
+    number: Number, body: b.OnsiteBody, request: Request, response: Response, principal: Work, version: IfMatch = None
+) -> InvestigationView:
+    def step(case: Case, ctx: StepContext) -> None:
+        case.record_onsite(body.what, ctx.policy, at=b.not_after(body.at, ctx.at, "at"), by=ctx.by, reason=body.reason)
+
+    return await _take(request, response, principal, number, version, step)
+
+
+@router.post(
+    "/{number}/training",
+    response_model=InvestigationView,
+    responses=_STEP_RESPONSES,
+    summary="车间培训 held after the complaint (within 15 days, seed 000 §4.2.1)",
+)
+async def training(
+    number: Number, body: b.TrainingBody, request: Request, response: Response, principal: Work, version: IfMatch = None
+) -> InvestigationView:
+    def step(case: Case, ctx: StepContext) -> None:
+        held = b.not_after(body.at, ctx.at, "at")
+        case.record_training(Training(held, ctx.by, body.attendees, body.note), reason=body.reason)
+
+    return await _take(request, response, principal, number, version, step)
+
+
+REPORT_TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
+
+
+@router.get(
+    "/{number}/8d",
+    summary="The 8D report, customer or internal version, Chinese or English, as HTML or PDF",
+    response_class=Response,
+    responses={200: {"content": {media: {} for media in REPORT_TYPES.values()}}},
+)
+async def eight_d_report(
+    number: Number,
+    request: Request,
+    principal: Annotated[Principal, Depends(require("investigations:read"))],
+    version: Annotated[Literal["customer", "internal"], Query(description="customer: no internal data")] = "customer",
+    lang: Annotated[Literal["zh", "en"], Query()] = "zh",
+    format: Annotated[Literal["html", "pdf"], Query()] = "pdf",
+) -> Response:
+    case = await case_of(_uow(request, principal), number)
+    zone = ZoneInfo(_policies(request).for_factory(case.factory).calendar.timezone)
+    report = report_of(case, version=version, generated_at=request.app.state.clock.now(), zone=zone)
+    render = render_pdf if format == "pdf" else render_html
+    body = await anyio.to_thread.run_sync(render, report, lang)
+    filename = f"{case.number}-8D-{version}-{lang}.{format}"
+    headers = {"Content-Disposition": f'inline; filename="{filename}"', "ETag": version_etag(case.version)}
+    return Response(body, media_type=REPORT_TYPES[format], headers=headers)
