@@ -7,7 +7,19 @@ from typing import Any
 
 from cqm_shared.clock import FakeClock
 from cqm_shared.contracts.complaint import ComplaintRecord
-from cqm_shared.contracts.events import COMPLAINT_REGISTERED, INVESTIGATION_OPENED, Deadline, InvestigationOpened
+from cqm_shared.contracts.events import (
+    COMPLAINT_REGISTERED,
+    CUSTOMER_REPLIED,
+    DISPUTE_RULED,
+    INVESTIGATION_CLOSED,
+    INVESTIGATION_OPENED,
+    INVESTIGATION_REOPENED,
+    INVESTIGATION_TRIAGED,
+    RESPONSIBILITY_DETERMINED,
+    RESPONSIBILITY_DISPUTED,
+    Deadline,
+    InvestigationOpened,
+)
 from cqm_shared.messaging.consumer import Message
 from cqm_shared.policy import PolicyBook
 from cqm_shared.uow import InboxEntry, MemoryStore, system_actor
@@ -79,7 +91,19 @@ def test_an_opened_investigation_becomes_a_case_with_its_deadlines() -> None:
 def test_the_queues_and_event_types_stay_as_bound() -> None:
     assert [(s.purpose, list(s.handlers)) for s in subscriptions(POLICIES)] == [
         ("complaints", [COMPLAINT_REGISTERED]),
-        ("investigations", [INVESTIGATION_OPENED]),
+        (
+            "investigations",
+            [
+                INVESTIGATION_OPENED,
+                INVESTIGATION_TRIAGED,
+                RESPONSIBILITY_DETERMINED,
+                RESPONSIBILITY_DISPUTED,
+                DISPUTE_RULED,
+                CUSTOMER_REPLIED,
+                INVESTIGATION_CLOSED,
+                INVESTIGATION_REOPENED,
+            ],
+        ),
     ]
 
 

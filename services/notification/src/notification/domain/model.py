@@ -6,8 +6,8 @@ dispatch commits (the stored row is the delivery). Every dispatch is audited: wh
 recipients, the channel, and why (the event's type and id).
 
 What notification reads of other services' events is kept in its own terms
-(`ComplaintSummary`, `CaseOpened`): only what its messages say, translated from the public
-payloads at the edge (entrypoints/consumers.py).
+(`ComplaintSummary`, `CaseOpened`, `CaseTriaged`, …): only what its messages say, translated
+from the public payloads at the edge (entrypoints/consumers.py).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -48,6 +49,11 @@ class ComplaintSummary:
 class Deadline:
     milestone: str
     due_at: datetime
+    state: str = "pending"  # pending, met or cancelled
+
+    @property
+    def pending(self) -> bool:
+        return self.state == "pending"
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,99 @@ class CaseOpened:
     number: str
     factory: str
     deadlines: tuple[Deadline, ...]
+
+
+@dataclass(frozen=True)
+class CaseTriaged:
+    """What notification tells of a triage (确认/分类): to the responsible department and the
+    on-site team, or, when triage ends the investigation, to customer service."""
+
+    number: str
+    factory: str
+    severity: str  # urgent, critical, major, moderate or minor
+    category: str  # quality or a non-quality kind
+    valid: bool = True
+    our_fault: bool = True
+    special: str | None = None  # process_abnormality or hazardous_substance
+    responsible_department: str | None = None
+    dispatch: tuple[str, ...] = ()  # roles sent on site
+    ends_investigation: bool = False
+    deadlines: tuple[Deadline, ...] = ()
+
+
+@dataclass(frozen=True)
+class Share:
+    """One responsible party and its share (percent)."""
+
+    name: str
+    share: Decimal
+    kind: str = "department"  # department, person, role or supplier
+    department: str | None = None
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class ResponsibilityAssigned:
+    """What notification tells of a responsibility determination (责任判定)."""
+
+    number: str
+    factory: str
+    parties: tuple[Share, ...]
+    determination: int = 1
+    supersedes: int | None = None
+    accident_class: str | None = None
+    loss_amount: Decimal = Decimal("0")
+    loss_class: str | None = None
+    charge_back: bool = False
+    dispute_window_ends_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DisputeFiled:
+    """An objection or a market-cause claim (异议) against a determination."""
+
+    number: str
+    factory: str
+    kind: str  # objection or market_cause
+    department: str
+    against: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class DisputeRuling:
+    """Production operations' final ruling on a dispute."""
+
+    number: str
+    factory: str
+    kind: str  # objection or market_cause
+    upheld: bool
+    determination: int | None = None  # the determination the ruling created
+    responsibility_cleared: bool = False
+    department: str | None = None  # the disputing department, when the event names it
+    reason: str = ""
+
+
+class Step(StrEnum):
+    """The later steps of a case that customer service and QE hear of."""
+
+    FINAL_REPLY = "final_reply"
+    PRELIMINARY_REPLY = "preliminary_reply"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+
+
+@dataclass(frozen=True)
+class CaseProgress:
+    """A reply to the customer, a closing or a reopening of a case."""
+
+    number: str
+    factory: str
+    step: Step
+    round: int = 1
+    outcome: str | None = None  # of a closing
+    reason: str = ""
+    deadlines: tuple[Deadline, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Role = Annotated[str, Field(pattern=r"^[a-z][a-z_]{1,49}$")]
+
+# What the delivery log holds of a recipient: names an event brings are cut to fit.
+ROLE_LENGTH = 50
+RECIPIENT_LENGTH = 200
 
 
 class NotificationPolicy(BaseModel):
@@ -24,13 +29,34 @@ class NotificationPolicy(BaseModel):
             raise ValueError(f"roles without a directory entry: {', '.join(unknown)}")
         return self
 
-    def recipients(self, trigger: str) -> list[tuple[str, str]]:
-        """(role, recipient) pairs for a trigger, without repeats."""
+    def recipients(
+        self, trigger: str, *, named: Mapping[str, str] | None = None, also: Iterable[str] = ()
+    ) -> list[tuple[str, str]]:
+        """(role, recipient) pairs for a trigger, without repeats.
+
+        `named`: the recipient an event names itself for a role of the route (the responsible
+        department as `department:<name>`), instead of the directory's. `also`: roles the event
+        adds to the route (triage's on-site team), through the directory; a role the directory
+        does not know is addressed as `role:<name>`, never dropped.
+        """
+        named = named or {}
         seen: set[str] = set()
         out = []
-        for role in self.routes.get(trigger, []):
-            for recipient in self.directory[role]:
+
+        def add(role: str, recipients: Iterable[str]) -> None:
+            for recipient in recipients:
                 if recipient not in seen:
                     seen.add(recipient)
                     out.append((role, recipient))
+
+        for role in self.routes.get(trigger, []):
+            if role in named:
+                add(role, [named[role][:RECIPIENT_LENGTH]])
+            else:
+                add(role, self.directory[role])
+        for role in also:
+            if role in self.directory:
+                add(role, self.directory[role])
+            else:
+                add(role[:ROLE_LENGTH], [f"role:{role}"[:RECIPIENT_LENGTH]])
         return out

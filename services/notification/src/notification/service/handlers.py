@@ -5,8 +5,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from notification.domain.messages import for_opened, for_registered
-from notification.domain.model import CaseOpened, Cause, ComplaintSummary, Dispatch, Notice
+from notification.domain.messages import (
+    for_disputed,
+    for_opened,
+    for_progress,
+    for_registered,
+    for_responsibility,
+    for_ruled,
+    for_triaged,
+    progress_trigger,
+)
+from notification.domain.model import (
+    CaseOpened,
+    CaseProgress,
+    CaseTriaged,
+    Cause,
+    ComplaintSummary,
+    Dispatch,
+    DisputeFiled,
+    DisputeRuling,
+    Notice,
+    ResponsibilityAssigned,
+)
 from notification.domain.policy import NotificationPolicy
 from notification.service.unit_of_work import NotificationUnitOfWork
 
@@ -59,6 +79,48 @@ async def notify_opened(
 ) -> None:
     """Tell QE and customer service the deadlines of a newly opened case."""
     await _dispatch(uow, cause, case.number, case.factory, lambda p: for_opened(case, p), policies, why)
+
+
+async def notify_triaged(
+    uow: NotificationUnitOfWork, cause: Cause, case: CaseTriaged, policies: Policies, *, why: str
+) -> None:
+    """Tell the responsible department and the on-site team of a triage; customer service, to reply
+    and close, when triage ends the investigation."""
+    await _dispatch(uow, cause, case.number, case.factory, lambda p: for_triaged(case, p), policies, why)
+
+
+async def notify_responsibility(
+    uow: NotificationUnitOfWork, cause: Cause, assigned: ResponsibilityAssigned, policies: Policies, *, why: str
+) -> None:
+    """Tell the department head the parties and shares and until when to dispute; purchasing of a
+    supplier's share (charge-back)."""
+    await _dispatch(
+        uow, cause, assigned.number, assigned.factory, lambda p: for_responsibility(assigned, p), policies, why
+    )
+
+
+async def notify_disputed(
+    uow: NotificationUnitOfWork, cause: Cause, dispute: DisputeFiled, policies: Policies, *, why: str
+) -> None:
+    """Tell production operations of a dispute to rule."""
+    await _dispatch(uow, cause, dispute.number, dispute.factory, lambda p: for_disputed(dispute, p), policies, why)
+
+
+async def notify_ruled(
+    uow: NotificationUnitOfWork, cause: Cause, ruling: DisputeRuling, policies: Policies, *, why: str
+) -> None:
+    """Tell the quality engineer and the disputing department of production operations' ruling."""
+    await _dispatch(uow, cause, ruling.number, ruling.factory, lambda p: for_ruled(ruling, p), policies, why)
+
+
+async def notify_progress(
+    uow: NotificationUnitOfWork, cause: Cause, progress: CaseProgress, policies: Policies, *, why: str
+) -> None:
+    """Tell customer service and the quality engineer of the final reply, the closing or a reopening.
+    A preliminary reply tells nobody: nothing is written."""
+    if progress_trigger(progress) is None:
+        return
+    await _dispatch(uow, cause, progress.number, progress.factory, lambda p: for_progress(progress, p), policies, why)
 
 
 async def dispatches_of(uow: NotificationUnitOfWork, number: str, recipient: str | None = None) -> list[Dispatch]:
