@@ -80,6 +80,16 @@ async def test_a_complaint_through_every_8d_step_to_closure(stack: Stack) -> Non
         ).json()
         assert proposal["situation"] == "defect visible at once"  # seed 000 客诉处罚管理规定
         assert {p["role"]: p["share"] for p in proposal["parties"]} == {"shipping_qc": "70", "line_qc": "30"}
+        short = {"parties": [{"kind": "department", "name": "一车间", "share": "60"}], "cause_class": "communication"}
+        refused = await step("responsibility", short, status=422)
+        assert refused["errors"][0]["field"] == "parties" and "100" in refused["errors"][0]["message"]
+        overridden = {
+            "parties": [{"kind": "department", "name": "一车间", "share": "100"}],
+            "cause_class": "communication",
+            "qc_facts": {"visible_at_once": True},
+        }
+        refused = await step("responsibility", overridden, status=422)  # differs from the proposal: a reason
+        assert "override reason" in refused["detail"]
         case = await step(
             "responsibility",
             {

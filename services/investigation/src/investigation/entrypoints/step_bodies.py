@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from cqm_shared.domain import InvalidInput
 from investigation.domain.records import (
@@ -160,10 +160,11 @@ class ResponsibilityBody(_Body):
     findings: list[FindingBody] = Field(default_factory=list, description="penalty rule codes with counts")
     override_reason: Annotated[str, Field(max_length=2000)] | None = None
 
-    @model_validator(mode="after")
-    def _shares(self) -> Self:
-        _sum_to_100(self.parties)
-        return self
+    @field_validator("parties")
+    @classmethod
+    def _shares(cls, parties: list[PartyBody]) -> list[PartyBody]:
+        _sum_to_100(parties)
+        return parties
 
 
 class DisputeBody(_Body):
@@ -177,11 +178,12 @@ class RulingBody(_Body):
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
     parties: list[PartyBody] = Field(default_factory=list, description="the split as ruled, when it changes")
 
-    @model_validator(mode="after")
-    def _shares(self) -> Self:
-        if self.parties:
-            _sum_to_100(self.parties)
-        return self
+    @field_validator("parties")
+    @classmethod
+    def _shares(cls, parties: list[PartyBody]) -> list[PartyBody]:
+        if parties:
+            _sum_to_100(parties)
+        return parties
 
 
 class ActionBody(BaseModel):
