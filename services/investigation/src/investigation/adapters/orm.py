@@ -75,24 +75,24 @@ case_deadlines = sa.Table(
     sa.Column("opened_month", sa.Integer, nullable=False),
 )
 # Partial indexes: only pending rows (a small share of all) are ever listed by due time. Queries
-# must spell the predicate as the literal `state = 'pending'` for the planners to use them. Both
-# cover the live "breached" counts (read from the index alone), across factories or within one.
+# must spell the predicate as the literal `state = 'pending'` for the planners to use them. Each
+# holds the overdue list's whole order (due time, then the key) and every column the list's page
+# and the live "breached" counts read: both are answered from the index alone, across all
+# factories or within one.
 PENDING = sa.text("state = 'pending'")
+# (`state`, always 'pending' here, is there because SQLite counts an index as covering only when
+# it holds every column the query names.)
+_PENDING_COLUMNS = ("due_at", "number", "milestone", "round", "factory", "opened_month", "state")
 sa.Index(
     "ix_case_deadlines_pending_due",
-    case_deadlines.c.due_at,
-    case_deadlines.c.factory,
-    case_deadlines.c.opened_month,
-    case_deadlines.c.milestone,
+    *(case_deadlines.c[name] for name in _PENDING_COLUMNS),
     postgresql_where=PENDING,
     sqlite_where=PENDING,
 )
 sa.Index(
     "ix_case_deadlines_pending_factory",
     case_deadlines.c.factory,
-    case_deadlines.c.due_at,
-    case_deadlines.c.opened_month,
-    case_deadlines.c.milestone,
+    *(case_deadlines.c[name] for name in _PENDING_COLUMNS if name != "factory"),
     postgresql_where=PENDING,
     sqlite_where=PENDING,
 )

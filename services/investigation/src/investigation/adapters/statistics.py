@@ -123,25 +123,23 @@ class SqlStatistics:
     async def overdue(self, factories: Factories, now: datetime, limit: int, offset: int) -> OverduePage:
         d = case_deadlines
         where = [PENDING, *_in(d.c.factory, factories), d.c.due_at < now]
+        # The page is cut from the index alone (it holds the order and these columns); only its
+        # rows then look up their case.
+        page = (
+            sa.select(d.c.number, d.c.factory, d.c.milestone, d.c.round, d.c.due_at)
+            .where(*where)
+            .order_by(d.c.due_at, d.c.number, d.c.milestone, d.c.round)
+            .limit(limit)
+            .offset(offset)
+            .subquery()
+        )
         async with self._sessions() as session:
             total = (await session.execute(sa.select(sa.func.count()).select_from(d).where(*where))).scalar_one()
             rows = (
                 await session.execute(
-                    sa.select(
-                        d.c.number,
-                        d.c.factory,
-                        d.c.milestone,
-                        d.c.round,
-                        d.c.due_at,
-                        cases.c.state,
-                        cases.c.severity,
-                        cases.c.responsible_department,
-                    )
-                    .join(cases, cases.c.number == d.c.number)
-                    .where(*where)
-                    .order_by(d.c.due_at, d.c.number, d.c.milestone, d.c.round)
-                    .limit(limit)
-                    .offset(offset)
+                    sa.select(page, cases.c.state, cases.c.severity, cases.c.responsible_department)
+                    .join(cases, cases.c.number == page.c.number)
+                    .order_by(page.c.due_at, page.c.number, page.c.milestone, page.c.round)
                 )
             ).all()
         return OverduePage(
