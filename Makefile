@@ -69,7 +69,7 @@ ARGS ?= list
 dlq: install
 	$(UV) run --frozen python -m cqm_shared.dead_letters $(SERVICE) $(ARGS)
 
-## bench: raw broker beside every figure of the import path, intake and memory, on SQLite and PostgreSQL
+## bench: raw broker beside every figure of the import path, intake and memory, and investigation's statistics on 1 M cases, on SQLite and PostgreSQL
 bench: install
 	$(UV) run --frozen python bench/run.py
 

@@ -13,9 +13,11 @@
    c. latency from publishing `complaint.submitted` to `investigation.opened` seen on a tap
       queue, open loop at a steady rate;
    d. resident memory of each service process after all of that.
+3. For each backend, investigation's statistics on a temporary database of 1,000,000 generated
+   cases (bench/investigation_stats.py): p50 / p95 of every stats query, goal p95 ≤ 100 ms.
 The table goes to stdout and, as markdown, to bench/results/latest.md (for the README).
 
-    make bench        # or: uv run --frozen python bench/run.py --events 5000 --seconds 20
+    make bench        # or: uv run --frozen python bench/run.py --events 5000 --seconds 20 --stats-cases 0
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 import asyncpg  # noqa: E402
 
-from bench import broker, pipeline  # noqa: E402
+from bench import broker, investigation_stats, pipeline  # noqa: E402
 from bench.common import percentile  # noqa: E402
 from bench.report import Row, machine, markdown, number, ratio, text_table  # noqa: E402
 from cqm_shared.settings import ServiceSettings  # noqa: E402
@@ -319,6 +321,8 @@ def main() -> None:
     parser.add_argument("--quiesce-timeout", type=float, default=90.0, help="wait for the pipeline between phases")
     parser.add_argument("--grace", type=float, default=30.0, help="wait for the last latency event")
     parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated")
+    parser.add_argument("--stats-cases", type=int, default=1_000_000, help="cases of the statistics run (0: skip it)")
+    parser.add_argument("--stats-runs", type=int, default=50, help="timed runs of each statistics query")
     parser.add_argument("--markdown", type=Path, default=REPO / "bench" / "results" / "latest.md", help="written after")
     args = parser.parse_args()
     rabbitmq = os.environ.get("RABBITMQ_URL", LOCAL_RABBITMQ)
@@ -360,9 +364,20 @@ def main() -> None:
             failures.append(f"{backend}: the run failed:\n{traceback.format_exc()}")
             say(failures[-1])
 
+    stats: list[investigation_stats.BackendResult] = []
+    for backend in ("sqlite", "postgresql"):
+        if args.stats_cases and backend in args.backends.split(","):
+            try:
+                stats.append(
+                    asyncio.run(investigation_stats.measure(backend, args.stats_cases, args.stats_runs, postgres, say))
+                )
+            except Exception:
+                failures.append(f"{backend} statistics: the run failed:\n{traceback.format_exc()}")
+                say(failures[-1])
+
     raws = raw_rows(raw)
-    rows = rows_for(raw, results, args) if results else []
-    backends = list(results)
+    rows = (rows_for(raw, results, args) if results else []) + investigation_stats.rows(stats)
+    backends = list(dict.fromkeys([*results, *(s.backend for s in stats)]))
     notes = [
         "Import end point: notification's database holds the `investigation.opened` notices of all N "
         "complaints (polled every 0.1 s); the clock starts at the first publish.",
@@ -377,6 +392,7 @@ def main() -> None:
         "Load generator CPU (share of one core), saturation / half: "
         + "; ".join(f"{b}: {r.saturated.client_cpu:.2f} / {r.half.client_cpu:.2f}" for b, r in results.items()),
         "Waits for the pipeline to catch up: " + "; ".join(f"{b}: " + ", ".join(r.waits) for b, r in results.items()),
+        *investigation_stats.notes(stats),
     ]
     for b, r in results.items():
         if not all(r.alive.values()):
