@@ -141,9 +141,19 @@ async def test_a_broker_outage_keeps_the_relay_quiet_and_readiness_truthful(
                             created_at=runtime.clock.now(),
                         )
                     )
-                for _ in range(30):  # commits would wake the relay; it must not spin
+                # Commits would wake the relay: it must not spin. Wake it 30 times while the
+                # outage lasts, until it has reported the outage.
+                wakes = 0
+
+                async def woken_through_the_outage() -> bool:
+                    nonlocal wakes
                     runtime.relay.wake()
-                    await asyncio.sleep(0.1)
+                    wakes += 1
+                    ours = (r.getMessage() for r in caplog.records if r.name.startswith("cqm_shared"))
+                    logged = any("outbox relay" in m and "unavailable" in m for m in ours)
+                    return wakes >= 30 and logged
+
+                await wait_for(woken_through_the_outage, timeout=30)
                 proxy.restore()
 
                 async def staged_published() -> bool:

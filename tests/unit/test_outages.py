@@ -92,12 +92,14 @@ def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(caplog: p
 async def test_the_gate_holds_waiters_until_the_database_answers() -> None:
     answers = [ConnectionRefusedError(111, "refused"), ConnectionRefusedError(111, "refused"), None]
     pings = 0
+    probe_failed = asyncio.Event()
 
     async def ping() -> None:
         nonlocal pings
         pings += 1
         answer = answers.pop(0)
         if answer is not None:
+            probe_failed.set()
             raise answer
 
     gate = DatabaseGate(ping, first=0.01, cap=0.02)
@@ -105,7 +107,7 @@ async def test_the_gate_holds_waiters_until_the_database_answers() -> None:
     gate.lost(ConnectionRefusedError(111, "refused"))
     gate.lost(ConnectionRefusedError(111, "refused"))  # a second consumer: still one probe
     waiter = asyncio.ensure_future(gate.passable())
-    await asyncio.sleep(0)
+    await asyncio.wait_for(probe_failed.wait(), timeout=2)  # the probe ran and the database refused
     assert not waiter.done()
     await asyncio.wait_for(waiter, timeout=2)
     assert gate.is_open and pings == 3
