@@ -146,10 +146,6 @@ def close_rule(complaint: ComplaintFacts, policy: InvestigationPolicy) -> str:
     return "close_in_province"
 
 
-# Kept under its earlier name for the readers of the opening deadlines.
-close_milestone = close_rule
-
-
 def _opening_rules(complaint: ComplaintFacts, policy: InvestigationPolicy) -> dict[str, str]:
     """milestone -> policy rule of the deadlines a case has from its opening."""
     rules = {m: m for m in OPENING_MILESTONES}

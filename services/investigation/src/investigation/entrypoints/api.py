@@ -24,6 +24,7 @@ from investigation.domain.records import (
     FollowUp,
     LossClass,
     LotCheck,
+    Party,
     RecallDecision,
     Records,
     Reply,
@@ -154,13 +155,14 @@ class InvestigationView(BaseModel):
     complaint: ComplaintView
     next_steps: list[str]  # the steps allowed now; the others answer 409
     records: Records  # what was recorded at each step (triage, containment, root cause, …)
-    parties: list[dict[str, Any]]  # the current determination's parties with their shares
-    actions: list[dict[str, Any]]  # corrective and preventive actions with their lot checks
+    parties: list[Party]  # the current determination's parties with their shares
+    actions: list[Action]  # corrective and preventive actions with their lot checks
     history: list[HistoryEntry]
 
     @classmethod
     def of(cls, case: Case) -> InvestigationView:
-        view = cls.model_validate(
+        resp = case.records.responsibility
+        return cls.model_validate(
             {
                 "number": case.number,
                 "factory": case.factory,
@@ -175,15 +177,11 @@ class InvestigationView(BaseModel):
                 "complaint": ComplaintView.of(case.complaint),
                 "next_steps": case.allowed_steps(),
                 "records": case.records,
-                "parties": [],
-                "actions": [],
+                "parties": list(resp.parties) if resp else [],
+                "actions": list(case.records.actions),
                 "history": [HistoryEntry.of(t) for t in case.history],
             }
         )
-        dumped = view.model_dump(mode="json", include={"records"})["records"]
-        view.parties = (dumped.get("responsibility") or {}).get("parties", [])
-        view.actions = dumped.get("actions", [])
-        return view
 
 
 def _policies(request: Request) -> Policies:

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from cqm_shared.domain import NotFound
 from cqm_shared.policy import UnknownFactory
-from investigation.domain.model import Case, ComplaintFacts
+from investigation.domain.model import Case, CaseState, ComplaintFacts
 from investigation.domain.policy import InvestigationPolicy
 from investigation.service.unit_of_work import InvestigationUnitOfWork
 
@@ -95,7 +95,7 @@ async def amend_case(uow: InvestigationUnitOfWork, complaint: ComplaintFacts, po
         case = await uow.cases.get(complaint.number)
         if case is None:
             raise NotFound(f"no case for complaint {complaint.number} yet")  # retried: registration comes first
-        if case.state.value == "withdrawn":
+        if case.state is CaseState.WITHDRAWN:
             return  # a withdrawn complaint's case does not change any more
         if case.amend(complaint, _policy(policies, case.factory), at=uow.clock.now(), by=uow.actor.id, reason=why):
             await uow.commit()
@@ -107,7 +107,7 @@ async def withdraw_case(uow: InvestigationUnitOfWork, number: str, *, why: str) 
         case = await uow.cases.get(number)
         if case is None:
             raise NotFound(f"no case for complaint {number} yet")  # retried: registration comes first
-        if case.state.value in {"withdrawn", "closed"}:
+        if case.state in {CaseState.WITHDRAWN, CaseState.CLOSED}:
             return  # already ended: nothing left to cancel
         case.withdraw(at=uow.clock.now(), by=uow.actor.id, reason=why)
         await uow.commit()
