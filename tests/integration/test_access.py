@@ -319,7 +319,10 @@ async def test_hostile_input_gets_clear_4xx(sqlite_url: str, broker_ns: BrokerNa
     async with running_service(
         "intake", sqlite_url, broker_ns, max_body_bytes=4096, rate_limit_per_minute=1, rate_limit_burst=12
     ) as app:
-        async with client(app, auth("customer_service", "F01")) as c:
+        # One token for the whole test: the rate limit keys on the credential, and a token minted
+        # in the next second would be another client with a full bucket.
+        caller = auth("customer_service", "F01")
+        async with client(app, caller) as c:
             huge = {**form("F01"), "phenomenon": "x" * 5000}
             assert (await c.post("/api/v1/complaints", json=huge)).status_code == 413
 
@@ -348,7 +351,7 @@ async def test_hostile_input_gets_clear_4xx(sqlite_url: str, broker_ns: BrokerNa
         assert 429 in statuses
         limited = statuses.index(429)
         assert all(s == 200 for s in statuses[:limited])
-        async with client(app, auth("customer_service", "F01")) as c:
+        async with client(app, caller) as c:
             answer = await c.get("/api/v1/complaints")
         assert answer.status_code == 429 and int(answer.headers["retry-after"]) >= 1
         assert answer.headers["content-type"] == "application/problem+json"
