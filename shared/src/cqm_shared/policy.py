@@ -37,6 +37,73 @@ def _read(path: Path) -> dict[str, Any]:
     return loaded
 
 
+def _line_of(path: Path, keys: list[Any]) -> int | None:
+    """The 1-based line of the node at `keys` in a YAML file, or None when it is not there."""
+    try:
+        node: Any = yaml.compose(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    line: int | None = None
+    for key in keys:
+        if isinstance(node, yaml.MappingNode):
+            match = [(k, v) for k, v in node.value if str(k.value) == str(key)]
+            if not match:
+                return line
+            key_node, node = match[0]
+            line = key_node.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _where(files: list[Path], section: str, loc: tuple[Any, ...]) -> str:
+    """`file:line` of the deepest part of an error's location found in the files (factory first)."""
+    best: tuple[int, Path, int] | None = None
+    keys = [section, *loc]
+    for path in files:
+        for depth in range(len(keys), 0, -1):
+            if not _exact(path, keys[:depth]):
+                continue
+            line = _line_of(path, keys[:depth])
+            if line is not None and (best is None or depth > best[0]):
+                best = (depth, path, line)
+            break
+    return f"{best[1]}:{best[2]}" if best else str(files[0])
+
+
+def _exact(path: Path, keys: list[Any]) -> bool:
+    """Whether every key of the path exists in the file (not only a prefix of it)."""
+    try:
+        node: Any = yaml.compose(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False
+    for key in keys:
+        if isinstance(node, yaml.MappingNode):
+            match = [v for k, v in node.value if str(k.value) == str(key)]
+            if not match:
+                return False
+            node = match[0]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            return False
+    return True
+
+
+def describe(exc: ValidationError, files: list[Path], section: str) -> str:
+    """One line per error, naming the file and line it comes from, e.g.
+    `deploy/policies/F01.yaml:42: penalty.rule_tables.2026.1.rules.5.2.6.payers.0.amount: …`."""
+    lines = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        dotted = ".".join(str(p) for p in (section, *loc))
+        lines.append(f"{_where(files, section, loc)}: {dotted}: {error['msg']}")
+    return "\n".join(lines)
+
+
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
@@ -67,7 +134,8 @@ class PolicyBook(Generic[P]):
             try:
                 self._policies[factory] = model.model_validate(merged.get(section, {}))
             except ValidationError as exc:
-                raise PolicyError(f"{path} section '{section}' is invalid:\n{exc}") from exc
+                detail = describe(exc, [path, default_path], section)
+                raise PolicyError(f"{path} section '{section}' is invalid:\n{detail}") from exc
         if not self._policies:
             raise PolicyError(f"no factory policy files (e.g. F01.yaml) in {policy_dir}")
 

@@ -14,6 +14,7 @@ from cqm_shared.sql_uow import sql_units_of_work
 from cqm_shared.uow import Actor, InboxEntry
 from penalty.adapters.orm import audit_log, tables
 from penalty.adapters.publishing import to_public
+from penalty.adapters.rule_book import RuleBook
 from penalty.adapters.unit_of_work import SqlPenaltyUnitOfWork
 from penalty.config import PenaltySettings
 from penalty.entrypoints.consumers import subscriptions
@@ -25,6 +26,7 @@ SOURCE = "/services/penalty"
 class Penalty:
     settings: PenaltySettings
     clock: Clock
+    rules: RuleBook
     runtime: ServiceRuntime
     units_of_work: Callable[[Actor, InboxEntry | None], SqlPenaltyUnitOfWork]
 
@@ -32,9 +34,10 @@ class Penalty:
 def bootstrap(settings: PenaltySettings | None = None, *, clock: Clock | None = None) -> Penalty:
     settings = settings or PenaltySettings()
     clock = clock or SystemClock()
+    rules = RuleBook(settings.policy_dir)
     runtime = ServiceRuntime(settings, tables=tables, clock=clock)
     units_of_work = sql_units_of_work(
         runtime, SqlPenaltyUnitOfWork, audit=audit_log, translate=to_public, source=SOURCE
     )
-    runtime.subscribe(subscriptions(), units_of_work)
-    return Penalty(settings, clock, runtime, units_of_work)
+    runtime.subscribe(subscriptions(rules), units_of_work)
+    return Penalty(settings, clock, rules, runtime, units_of_work)

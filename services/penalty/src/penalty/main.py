@@ -24,4 +24,5 @@ def create_app(settings: PenaltySettings | None = None, *, clock: Clock | None =
         audit_log=audit_log,
     )
     app.state.units_of_work = service.units_of_work
+    app.state.rules = service.rules
     return app

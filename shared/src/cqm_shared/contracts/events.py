@@ -33,6 +33,12 @@ CUSTOMER_REPLIED = "investigation.customer_replied"
 INVESTIGATION_CLOSED = "investigation.closed"
 INVESTIGATION_REOPENED = "investigation.reopened"
 INVESTIGATION_UPDATED = "investigation.updated"
+PENALTY_ASSESSED = "penalty.assessed"
+PENALTY_APPEALED = "penalty.appealed"
+PENALTY_FINALIZED = "penalty.finalized"
+PENALTY_PERIOD_CLOSED = "penalty.period_closed"
+SLA_WARNING = "sla.warning"
+SLA_BREACHED = "sla.breached"
 
 
 class _Payload(BaseModel):
@@ -175,6 +181,9 @@ class RuleFinding(_Payload):
     occurrences: int = Field(default=1, ge=0)
     pieces: int = Field(default=0, ge=0)
     party: str | None = Field(default=None, description="the party it concerns, when not all of them")
+    # Added within v1 (optional):
+    product_stage: str = Field(default="series", description="series, prototype or new_product (exemptions)")
+    degree: str = Field(default="general", description="general or serious (情节严重)")
 
 
 class ResponsibilityDetermined(CaseStatus):
@@ -328,6 +337,110 @@ class InvestigationUpdated(CaseStatus):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
+class PenaltyPayee(_Payload):
+    kind: str = Field(description="person, department, supplier, or role when the directory cannot resolve it")
+    id: str
+    name: str
+
+
+class PenaltyLine(_Payload):
+    """One line item (考核明细): who, under which rule, on what basis, how much."""
+
+    position: int = Field(ge=0)
+    rule_code: str = Field(description="the clause, e.g. 5.2.6, 4.3.3.2, 002-2.6, or charge_back")
+    kind: str = Field(description="fine, points, charge_back, exempt or commission_cancelled")
+    role: str = Field(description="the rule's payer role, e.g. department_head")
+    payee: PenaltyPayee
+    department: str | None = None
+    party: str | None = Field(default=None, description="the responsible party the line derives from")
+    basis: str = Field(description="how it was computed, e.g. '3 piece(s) × 50'")
+    amount: Decimal = Field(description="CNY; charge-backs are outside the internal ledger")
+    points: Decimal = Decimal(0)
+    points_ledger: str | None = Field(default=None, description="performance (绩效分) or management (管理分)")
+    unresolved: bool = Field(default=False, description="addressed to a role: HR resolves the person")
+    illustrative: bool = Field(default=False, description="computed from illustrative coefficients")
+    original_amount: Decimal | None = Field(default=None, description="before an appeal decision changed it")
+
+
+class PenaltyAppeal(_Payload):
+    by: str
+    at: AwareDatetime
+    reason: str
+    lines: list[int] = Field(default_factory=list, description="contested line positions; empty: all")
+    decided_by: str | None = None
+    decided_at: AwareDatetime | None = None
+    upheld: bool | None = None
+    decision: str | None = None
+
+
+class PenaltyAssessment(_Payload):
+    """An assessment with its line items: the data of `penalty.assessed`, `.appealed`, `.finalized`."""
+
+    assessment_id: str
+    number: str
+    factory: str
+    status: str = Field(description="draft, appealed, approved, superseded or void")
+    version: int = Field(ge=1)
+    basis: str = Field(description="determination or breach")
+    determination: int | None = Field(default=None, description="the determination assessed (investigation's)")
+    milestone: str | None = Field(default=None, description="the breached milestone, for a process penalty")
+    period: str = Field(description="the ledger month yyyy-mm it counts in")
+    adjustment: bool = Field(default=False, description="landed in a later period: its own was closed")
+    policy_version: str = Field(description="rule table version and policy digest used")
+    currency: str = "CNY"
+    lines: list[PenaltyLine]
+    total: Decimal = Field(description="sum of the fines (money), charge-backs excluded")
+    charge_backs: Decimal = Decimal(0)
+    illustrative: bool = Field(default=False, description="some line uses illustrative coefficients")
+    warnings: list[str] = Field(default_factory=list)
+    supersedes: list[str] = Field(default_factory=list, description="assessments this one replaces")
+    appeal: PenaltyAppeal | None = None
+    approved_by: str | None = None
+    approved_at: AwareDatetime | None = None
+    deadlines: list[Deadline] = Field(default_factory=list, description="the monthly cycle (seed 000 §4.2.2)")
+    actor: str | None = None
+    reason: str = ""
+
+
+class PeriodDepartmentTotals(_Payload):
+    fines: Decimal
+    performance_points: Decimal
+    management_points: Decimal
+    lines: int
+
+
+class PenaltyPeriodClosed(_Payload):
+    """A factory's monthly ledger closed: immutable from now on; corrections land in the next."""
+
+    factory: str
+    period: str
+    closed_at: AwareDatetime
+    closed_by: str
+    compensation: Decimal
+    fines: Decimal
+    charge_backs: Decimal
+    cost_of_poor_quality: Decimal
+    performance_points: Decimal
+    management_points: Decimal
+    unresolved_lines: int = 0
+    departments: dict[str, PeriodDepartmentTotals] = Field(default_factory=dict)
+
+
+class SlaEvent(_Payload):
+    """`sla.warning` / `sla.breached`: a milestone about to be / past due, with escalation level."""
+
+    number: str | None = Field(default=None, description="the complaint, when the milestone is a case's")
+    factory: str
+    milestone: str
+    round: int = Field(default=1, ge=1)
+    due_at: AwareDatetime
+    at: AwareDatetime = Field(description="when the warning or breach was raised")
+    level: int = Field(default=0, ge=0, description="escalation level: 0 the owner, 1 department head, 2 director, 3 GM")
+    source: str = Field(default="", description="the clause the deadline comes from")
+    department: str | None = Field(default=None, description="the responsible department, when known")
+    producer: str | None = Field(default=None, description="the service whose deadline it is")
+
+
 M = TypeVar("M", bound=BaseModel)
 
 EVENT_PAYLOADS: dict[tuple[str, int], type[BaseModel]] = {
@@ -349,6 +462,12 @@ EVENT_PAYLOADS: dict[tuple[str, int], type[BaseModel]] = {
     (INVESTIGATION_CLOSED, 1): InvestigationClosed,
     (INVESTIGATION_REOPENED, 1): InvestigationReopened,
     (INVESTIGATION_UPDATED, 1): InvestigationUpdated,
+    (PENALTY_ASSESSED, 1): PenaltyAssessment,
+    (PENALTY_APPEALED, 1): PenaltyAssessment,
+    (PENALTY_FINALIZED, 1): PenaltyAssessment,
+    (PENALTY_PERIOD_CLOSED, 1): PenaltyPeriodClosed,
+    (SLA_WARNING, 1): SlaEvent,
+    (SLA_BREACHED, 1): SlaEvent,
 }
 
 

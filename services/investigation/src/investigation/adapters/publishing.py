@@ -64,7 +64,14 @@ def _determined(event: ev.ResponsibilityDetermined) -> public.ResponsibilityDete
         supersedes=event.supersedes,
         loss_class=r.loss_class.value,
         findings=[
-            public.RuleFinding(code=f.code, occurrences=f.occurrences, pieces=f.pieces, party=f.party)
+            public.RuleFinding(
+                code=f.code,
+                occurrences=f.occurrences,
+                pieces=f.pieces,
+                party=f.party,
+                product_stage=f.product_stage,
+                degree=f.degree,
+            )
             for f in r.findings
         ],
         charge_back=r.charge_back,

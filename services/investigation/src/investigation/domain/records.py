@@ -201,6 +201,8 @@ class RuleFinding:
     occurrences: int = 1
     pieces: int = 0
     party: str | None = None  # the party it concerns, when not all of them
+    product_stage: str = "series"  # series, prototype (样机) or new_product (开发的新产品): exemptions
+    degree: str = "general"  # general or serious (情节严重, e.g. 4.3.1.3)
 
 
 @dataclass(frozen=True)

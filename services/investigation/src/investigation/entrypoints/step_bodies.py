@@ -143,9 +143,13 @@ class FindingBody(BaseModel):
     occurrences: int = Field(default=1, ge=0, le=100_000)
     pieces: int = Field(default=0, ge=0, le=10_000_000)
     party: Name | None = None
+    product_stage: Literal["series", "prototype", "new_product"] = Field(
+        default="series", description="样机 / 开发的新产品 are exempt from some rules"
+    )
+    degree: Literal["general", "serious"] = Field(default="general", description="情节一般 / 情节严重")
 
     def finding(self) -> RuleFinding:
-        return RuleFinding(self.code, self.occurrences, self.pieces, self.party)
+        return RuleFinding(self.code, self.occurrences, self.pieces, self.party, self.product_stage, self.degree)
 
 
 class ResponsibilityBody(_Body):

@@ -113,14 +113,16 @@ def _counted(
     """per_occurrence, per_piece and points rules."""
     for payer in rule.payers:
         for role, payee, fraction in lines.payees(payer, party, department):
-            common = {"rule_code": code, "role": role, "payee": payee, "department": department}
             party_name = party.name if party else None
             if rule.kind is Kind.POINTS:
                 assert payer.points is not None
                 points = payer.points * finding.occurrences * fraction
                 lines.add(
                     LineItem(
-                        **common,
+                        rule_code=code,
+                        role=role,
+                        payee=payee,
+                        department=department,
                         kind=LineKind.POINTS,
                         party=party_name,
                         basis=f"{finding.occurrences} time(s) × {_fmt(payer.points)} points",
@@ -141,7 +143,10 @@ def _counted(
             degree = " (serious)" if unit is payer.serious_amount and payer.serious_amount is not None else ""
             lines.add(
                 LineItem(
-                    **common,
+                    rule_code=code,
+                    role=role,
+                    payee=payee,
+                    department=department,
                     kind=LineKind.FINE,
                     party=party_name,
                     basis=f"{count} {what} × {_fmt(unit)}{degree}{share}",
