@@ -24,7 +24,9 @@ SUBSCRIPTION_QUEUES = (
     "investigation.complaints",
     "notification.complaints",
     "notification.investigations",
+    "notification.penalties",
     "penalty.responsibility",
+    "penalty.breaches",
 )
 LOCAL_RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/"
 LOCAL_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"

@@ -45,8 +45,8 @@ PROMPT = 15.0  # seconds within which a service ready again has done new work
 SUBSCRIPTIONS = {
     "intake": ("intake.submissions", "intake.investigations"),
     "investigation": ("investigation.complaints",),
-    "notification": ("notification.complaints", "notification.investigations"),
-    "penalty": ("penalty.responsibility",),
+    "notification": ("notification.complaints", "notification.investigations", "notification.penalties"),
+    "penalty": ("penalty.responsibility", "penalty.breaches"),
 }
 MODES: dict[str, tuple[Callable[[], object], Callable[[], None]]] = {
     "restart": (infra.stop_broker_app, infra.start_broker_app),

@@ -21,9 +21,12 @@ from cqm_shared.security.api_keys import create_key, revoke_key
 from cqm_shared.security.principal import Role
 from cqm_shared.security.tokens import mint_token
 from cqm_shared.settings import ServiceSettings
+from penalty.adapters.unit_of_work import SqlPenaltyUnitOfWork
+from penalty.service import handlers as penalty_handlers
 from tests.conftest import BrokerNamespace
-from tests.helpers import asgi_client, auth, running_service, service_settings, token, wait_for
+from tests.helpers import asgi_client, auth, running_service, service_settings, token, unit_of_work, wait_for
 from tests.integration.test_numbering import form
+from tests.integration.test_penalty_api import assess, determination
 
 client = asgi_client
 
@@ -125,6 +128,18 @@ CALLS: dict[tuple[str, str, str], Call] = {
         for name in ("on-time", "cycle-times", "departments", "accident-classes", "overdue")
     },
     ("penalty", "GET", "/api/v1/assessments"): Call(200, params={"complaint": "{number}"}),
+    # `{assessment_id}` is an approved assessment of `{number}`, counted in `{period}`, which is
+    # closed: every workflow step and the close are refused with 409 (past access control).
+    ("penalty", "GET", "/api/v1/assessments/{assessment_id}"): Call(200),
+    ("penalty", "POST", "/api/v1/assessments/{assessment_id}/appeal"): Call(409, json={"reason": "sweep"}),
+    ("penalty", "POST", "/api/v1/assessments/{assessment_id}/decision"): Call(
+        409, json={"upheld": False, "reason": "sweep"}
+    ),
+    ("penalty", "POST", "/api/v1/assessments/{assessment_id}/approval"): Call(409, json={}),
+    ("penalty", "GET", "/api/v1/ledger/{factory}/{period}"): Call(200),
+    ("penalty", "POST", "/api/v1/ledger/{factory}/{period}/close"): Call(409, json={"reason": "sweep"}),
+    ("penalty", "GET", "/api/v1/rules/{factory}"): Call(200),
+    ("penalty", "POST", "/api/v1/rules/reload"): Call(200),
     ("penalty", "GET", "/api/v1/audit"): Call(200, params={"complaint": "{number}"}),
     ("notification", "GET", "/api/v1/notifications"): Call(200, params={"complaint": "{number}"}),
     ("notification", "GET", "/api/v1/audit"): Call(200, params={"complaint": "{number}"}),
@@ -153,7 +168,8 @@ def routes_of(app: FastAPI) -> list[tuple[str, str, str | None]]:
     for route in iter_route_contexts(app.routes):
         if isinstance(route.original_route, APIRoute):
             action = route_action(route.dependant)
-            found += [(method, str(route.path), action) for method in sorted(route.methods or ())]
+            path = route.path_format or str(route.path)  # `{factory}`, not `{factory:factory_code}`
+            found += [(method, path, action) for method in sorted(route.methods or ())]
     return found
 
 
@@ -180,6 +196,24 @@ def test_every_route_is_public_or_requires_an_action_and_is_swept(service: str, 
         service_settings(service, f"sqlite+aiosqlite:///{tmp_path}/x.db", BrokerNamespace("amqp://unused"))
     )
     assert uncovered(service, app) == []
+
+
+async def approved_in_closed_period(app: FastAPI, number: str) -> dict[str, str]:
+    """An approved assessment of `number` in a closed month of F01 (its id, factory and period)."""
+    assessment_id = await assess(app, determination(number))
+    rules = app.state.rules
+    await penalty_handlers.approve(
+        unit_of_work(app, SqlPenaltyUnitOfWork),
+        rules,
+        assessment_id,
+        roles=["admin"],
+        reason="sweep",
+        expected_version=None,
+    )
+    await penalty_handlers.close_period(
+        unit_of_work(app, SqlPenaltyUnitOfWork), rules, "F01", "2026-11", reason="sweep"
+    )
+    return {"assessment_id": assessment_id, "factory": "F01", "period": "2026-11"}
 
 
 async def fresh(intake: FastAPI, app: FastAPI, service: str) -> str:
@@ -234,6 +268,8 @@ async def test_each_role_gets_exactly_what_the_matrix_allows_on_every_route(
                     return (await c.get(f"/api/v1/investigations/{ids['number']}")).status_code == 200
 
             await wait_for(opened)
+        if service == "penalty":
+            ids.update(await approved_in_closed_period(app, ids["number"]))
         matrix = app.state.access.matrix
         for method, path, action in routes_of(app):
             if action is None:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -24,9 +25,11 @@ from cqm_shared.domain import DomainEvent, StaleVersion
 from cqm_shared.uow import Actor, AlreadyProcessed, InboxEntry
 from penalty.adapters.orm import assessment_parties, assessments, audit_log, tables
 from penalty.adapters.publishing import to_public
+from penalty.adapters.rule_book import RuleBook
 from penalty.adapters.unit_of_work import SqlPenaltyUnitOfWork
-from penalty.domain.model import AssessmentStatus, Determination, Party
-from penalty.service.handlers import open_assessment
+from penalty.domain.model import Assessment, AssessmentStatus
+from penalty.domain.terms import AccidentClass, Computation, Determination, Finding, Party
+from penalty.service.handlers import assess_determination
 from tests.helpers import migrations_dir
 from tests.unit.fakes import T0
 
@@ -40,14 +43,19 @@ DETERMINATION = Determination(
     number="F01-2611-0001",
     factory="F01",
     determined_at=T0,
-    accident_class="management_general",
+    accident_class=AccidentClass.MANAGEMENT_GENERAL,
     loss_amount=Decimal("25000.00"),
     parties=(
         Party(kind="role", name="线检QC line QC", share=Decimal("70")),
         Party(kind="role", name="工序责任人 process owner", share=Decimal("30")),
     ),
-    rule_codes=("4.3.3.2",),
+    findings=(Finding("4.3.3.2"),),
 )
+RULES = RuleBook(Path(__file__).resolve().parents[2] / "deploy" / "policies")
+
+
+async def open_assessment(uow: SqlPenaltyUnitOfWork, assessment_id: str, d: Determination, *, why: str) -> None:
+    await assess_determination(uow, RULES, assessment_id, d, why=why)
 
 
 @pytest.fixture
@@ -99,14 +107,14 @@ async def test_commit_writes_aggregate_parties_audit_and_inbox_in_one_transactio
         audit = (await session.execute(sa.select(audit_log))).one()
         inbox = (await session.execute(sa.select(tables.inbox))).one()
     assert (row.status, row.version, row.loss_amount, row.received_at) == (
-        "awaiting_rules",
+        "draft",
         1,
         Decimal("25000.00"),
         clock.now(),
     )
     assert await count(sessions, assessment_parties) == 2
     assert (audit.action, audit.entity_id, audit.actor, audit.at, audit.reason) == (
-        "open_assessment",
+        "assess",
         "F01-2611-0001",
         "system:/services/investigation",
         clock.now(),
@@ -152,9 +160,18 @@ async def test_leaving_without_commit_writes_nothing(
     make = units(sessions, clock)
     with pytest.raises(RuntimeError):
         async with make() as uow:
-            from penalty.domain.model import Assessment
-
-            uow.assessments.add(Assessment.open("evt-9", DETERMINATION, at=clock.now(), reason="x"))
+            draft = Assessment.assess(
+                "evt-9",
+                Computation("2026.1", ()),
+                determination=DETERMINATION,
+                period="2026-11",
+                adjustment=False,
+                deadlines=(),
+                policy_digest="test",
+                at=clock.now(),
+                reason="x",
+            )
+            uow.assessments.add(draft)
             await uow.assessments.flush()  # written inside the transaction ...
             raise RuntimeError("... then the use case fails")
     assert await count(sessions, assessments) == 0

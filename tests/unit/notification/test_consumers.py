@@ -15,6 +15,10 @@ from cqm_shared.contracts.events import (
     INVESTIGATION_OPENED,
     INVESTIGATION_REOPENED,
     INVESTIGATION_TRIAGED,
+    PENALTY_APPEALED,
+    PENALTY_ASSESSED,
+    PENALTY_FINALIZED,
+    PENALTY_PERIOD_CLOSED,
     RESPONSIBILITY_DETERMINED,
     RESPONSIBILITY_DISPUTED,
     Deadline,
@@ -104,6 +108,7 @@ def test_the_queues_and_event_types_stay_as_bound() -> None:
                 INVESTIGATION_REOPENED,
             ],
         ),
+        ("penalties", [PENALTY_ASSESSED, PENALTY_APPEALED, PENALTY_FINALIZED, PENALTY_PERIOD_CLOSED]),
     ]
 
 

@@ -13,7 +13,7 @@ from cqm_shared.runtime import ServiceRuntime
 from cqm_shared.sql_uow import sql_units_of_work
 from cqm_shared.uow import Actor, InboxEntry
 from penalty.adapters.orm import audit_log, tables
-from penalty.adapters.publishing import to_public
+from penalty.adapters.publishing import PUBLISHES, to_public
 from penalty.adapters.rule_book import RuleBook
 from penalty.adapters.unit_of_work import SqlPenaltyUnitOfWork
 from penalty.config import PenaltySettings
@@ -35,7 +35,7 @@ def bootstrap(settings: PenaltySettings | None = None, *, clock: Clock | None = 
     settings = settings or PenaltySettings()
     clock = clock or SystemClock()
     rules = RuleBook(settings.policy_dir)
-    runtime = ServiceRuntime(settings, tables=tables, clock=clock)
+    runtime = ServiceRuntime(settings, tables=tables, clock=clock, publishes=PUBLISHES)
     units_of_work = sql_units_of_work(
         runtime, SqlPenaltyUnitOfWork, audit=audit_log, translate=to_public, source=SOURCE
     )

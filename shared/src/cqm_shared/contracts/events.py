@@ -435,7 +435,9 @@ class SlaEvent(_Payload):
     round: int = Field(default=1, ge=1)
     due_at: AwareDatetime
     at: AwareDatetime = Field(description="when the warning or breach was raised")
-    level: int = Field(default=0, ge=0, description="escalation level: 0 the owner, 1 department head, 2 director, 3 GM")
+    level: int = Field(
+        default=0, ge=0, description="escalation level: 0 the owner, 1 department head, 2 director, 3 GM"
+    )
     source: str = Field(default="", description="the clause the deadline comes from")
     department: str | None = Field(default=None, description="the responsible department, when known")
     producer: str | None = Field(default=None, description="the service whose deadline it is")

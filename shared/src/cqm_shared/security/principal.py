@@ -18,6 +18,7 @@ class Role(StrEnum):
     PRODUCTION_OPERATIONS = "production_operations"  # 生产运营部
     HR = "hr"  # 人力部
     FINANCE = "finance"  # 财务部
+    GENERAL_MANAGER = "general_manager"  # 总经理
     AUDITOR = "auditor"  # read-only
     ADMIN = "admin"
     INTEGRATION = "integration"  # another system (CRM, ERP, portal)

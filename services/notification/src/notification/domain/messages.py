@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
 from notification.domain.model import (
+    AppealState,
     CaseOpened,
     CaseProgress,
     CaseTriaged,
@@ -15,6 +16,10 @@ from notification.domain.model import (
     DisputeFiled,
     DisputeRuling,
     Notice,
+    PenaltyItem,
+    PenaltyNotice,
+    PenaltyStage,
+    PeriodClosed,
     ResponsibilityAssigned,
     Share,
     Step,
@@ -34,9 +39,14 @@ RULED = "investigation.dispute_ruled"
 REPLIED = "investigation.customer_replied"  # the final reply (a preliminary one tells nobody)
 CLOSED = "investigation.closed"
 REOPENED = "investigation.reopened"
+ASSESSED = "penalty.assessed"  # draft line items: first computed, or after the GM's appeal decision
+APPEALED = "penalty.appealed"
+FINALIZED = "penalty.finalized"  # approved line items: HR and finance (DOMAIN.md §5)
+PERIOD_CLOSED = "penalty.period_closed"
 
-# The route role an event may name itself, as `department:<name>`.
+# The route roles an event may name itself: `department:<name>`, `department_head:<name>`.
 RESPONSIBLE_DEPARTMENT = "responsible_department"
+DEPARTMENT_HEAD = "department_head"
 
 MILESTONE_NAMES = {
     "first_response": "首次响应 first response",
@@ -52,6 +62,10 @@ MILESTONE_NAMES = {
     "process_abnormality_reply": "制程异常回复 process abnormality reply",
     "hazardous_substance_reply": "有害物质客诉回复 hazardous-substance reply",
     "workshop_training": "车间培训 workshop training",
+    # the monthly penalty cycle (seed 000 §4.2.2)
+    "monthly_summary": "月度客诉汇总 monthly summary",
+    "workshop_proposal": "车间处罚意见 workshop proposal",
+    "production_approval": "生产运营部签准 production operations approval",
 }
 ACTION_MILESTONE = "action:"  # action:<id>, a corrective action's due date
 
@@ -79,6 +93,26 @@ ACCIDENT_CLASS_NAMES = {
 }
 LOSS_CLASS_NAMES = {"extraordinary": "特大", "major": "重大", "serious": "严重", "general": "一般"}
 DISPUTE_KIND_NAMES = {"objection": "异议", "market_cause": "市场原因"}
+LINE_KIND_NAMES = {
+    "fine": "罚款 fine",
+    "points": "扣分 points",
+    "charge_back": "供应商索赔 charge-back",
+    "exempt": "豁免 exempt",
+    "commission_cancelled": "取消提成 commission cancelled",
+}
+PAYER_ROLE_NAMES = {
+    "department_head": "部门主管",
+    "responsible_person": "责任人",
+    "person": "责任人",
+    "director": "分管副总",
+    "general_manager": "总经理",
+    "standard_author": "标准编制人",
+    "team": "班组",
+    "workshop": "车间",
+    "process_group_head": "工艺组长",
+    "quality_department_head": "品管部主管",
+    "qc_team": "质检组",
+}
 OUTCOME_NAMES = {
     "resolved": "已解决 resolved",
     "not_valid": "投诉不成立 not valid",
@@ -128,14 +162,14 @@ def _fan_out(
     body: str,
     urgent: bool = False,
     *,
-    named: Mapping[str, str] | None = None,
+    named: Mapping[str, str | Sequence[str]] | None = None,
     also: Iterable[str] = (),
 ) -> list[Notice]:
     recipients = policy.recipients(trigger, named=named, also=also)
     return [Notice(role, who, subject, body, urgent) for role, who in recipients]
 
 
-def _department(name: str | None) -> dict[str, str]:
+def _department(name: str | None) -> dict[str, str | Sequence[str]]:
     """The responsible department an event names, instead of the directory's role."""
     return {RESPONSIBLE_DEPARTMENT: f"department:{name}"} if name else {}
 
@@ -343,3 +377,192 @@ def for_progress(progress: CaseProgress, policy: NotificationPolicy) -> list[Not
     if progress.reason:
         lines.append(f"原因 Reason: {progress.reason}")
     return _fan_out(policy, trigger, subject, _with_deadlines(lines, progress.deadlines))
+
+
+# -- penalty (考核) --------------------------------------------------------------------------
+
+
+def _money(amount: Decimal, currency: str = "CNY") -> str:
+    return f"{amount:.2f} 元 {currency}" if currency == "CNY" else f"{amount:.2f} {currency}"
+
+
+def _points(points: Decimal) -> str:
+    return f"{points.normalize():f}"
+
+
+def _item(line: PenaltyItem, currency: str) -> str:
+    """`- 5.2.6 部门主管 department_head 张主任 (装配车间): 100.00 元 CNY`, with what it is and was."""
+    role = _named(PAYER_ROLE_NAMES, line.role)
+    where = f" ({line.department})" if line.department and line.department != line.payee else ""
+    if line.kind == "points":
+        what = f"{_points(line.points)} 分 points"
+    elif line.kind == "fine":
+        what = _money(line.amount, currency)
+    else:
+        what = f"{LINE_KIND_NAMES.get(line.kind, line.kind)} {line.amount:.2f}"
+    if line.original_amount is not None and line.original_amount != line.amount:
+        what += f"（原 was {line.original_amount:.2f}）"
+    if line.unresolved:
+        what += "（待人事确定责任人 HR resolves the person）"
+    return f"- {line.rule_code} {role} {line.payee}{where}: {what}"
+
+
+def _items(penalty: PenaltyNotice) -> list[str]:
+    lines = [_item(line, penalty.currency) for line in penalty.lines]
+    lines.append(f"合计罚款 Total fines: {_money(penalty.total, penalty.currency)}")
+    if penalty.charge_backs:
+        lines.append(f"供应商索赔（不计入内部台账）Charge-backs (outside the ledger): {_money(penalty.charge_backs)}")
+    if penalty.adjustment:
+        lines.append(
+            f"原期间已关账，作为调整计入 {penalty.period}。"
+            f" / Its own period was closed: an adjustment in {penalty.period}."
+        )
+    if penalty.illustrative:
+        lines.append(
+            "【注意】部分金额按示意系数计算（制度未印系数表），请按本厂系数核对。"
+            " / [NOTE] Some amounts use illustrative coefficients (the seed prints none): check them against the "
+            "factory's table."
+        )
+    return lines
+
+
+def _heads(penalty: PenaltyNotice) -> dict[str, str | Sequence[str]]:
+    """The heads of the departments the lines name, instead of the directory's department head."""
+    departments = penalty.departments
+    return {DEPARTMENT_HEAD: tuple(f"department_head:{d}" for d in departments)} if departments else {}
+
+
+def assessed_tells(penalty: PenaltyNotice) -> bool:
+    """A `penalty.assessed` tells the departments of a draft when it is first computed or after the
+    GM decided its appeal; any other draft (or an assessed event of another status) tells nobody."""
+    if penalty.stage is not PenaltyStage.ASSESSED or penalty.status != "draft":
+        return False
+    return penalty.appeal is None or penalty.appeal.decided
+
+
+def _decision(appeal: AppealState) -> list[str]:
+    if appeal.upheld:
+        lines = ["总经理裁决：申诉成立，金额已调整。", "The general manager upheld the appeal: amounts changed."]
+    else:
+        lines = ["总经理裁决：申诉驳回，原考核维持。", "The general manager dismissed the appeal: the lines stand."]
+    if appeal.decision:
+        lines.append(f"裁决理由 Decision: {appeal.decision}")
+    return lines
+
+
+def for_assessed(penalty: PenaltyNotice, policy: NotificationPolicy) -> list[Notice]:
+    """Draft line items -> the heads of the departments they name: the total and, while no appeal
+    was decided, that the penalised may appeal to the general manager once before approval
+    (seed 002 篇二 §四.9); after the decision, the decision (final) and the approval next."""
+    number, appeal = penalty.number, penalty.appeal
+    if not assessed_tells(penalty):
+        return []
+    if appeal is None:
+        subject = f"考核草案 {number} / Penalty draft {number}"
+        lines = [
+            f"客诉 {number} 的考核明细（草案）已计算，计入 {penalty.period} 月度台账：",
+            f"The penalty line items (draft) of complaint {number} are computed, in the {penalty.period} ledger:",
+        ]
+        if penalty.supersedes:
+            lines.append(f"取代 Supersedes: {', '.join(penalty.supersedes)}")
+        lines += _items(penalty)
+        lines += [
+            "如有异议，被处罚部门可在生产运营部签准前向总经理申诉（一次）。",
+            "The penalised department may appeal to the general manager once, before production operations approves.",
+        ]
+    else:
+        subject = f"考核申诉已裁决 {number} / Penalty appeal decided {number}"
+        lines = [f"客诉 {number} 的考核申诉已裁决。", f"The penalty appeal of complaint {number} is decided."]
+        lines += _decision(appeal)
+        lines += _items(penalty)
+        lines += ["裁决为终局，待生产运营部签准。", "The decision is final: production operations approves next."]
+    return _fan_out(
+        policy,
+        ASSESSED,
+        subject,
+        _with_deadlines(lines, penalty.deadlines),
+        named=_heads(penalty),
+    )
+
+
+def for_appealed(penalty: PenaltyNotice, policy: NotificationPolicy) -> list[Notice]:
+    """An appeal (申诉) -> the general manager, who decides it (seed 002 篇二 §四.9)."""
+    number, appeal = penalty.number, penalty.appeal
+    lines = [
+        f"客诉 {number} 的考核被申诉，请总经理裁决。",
+        f"The penalty of complaint {number} is appealed: the general manager decides.",
+    ]
+    if appeal is not None:
+        lines.append(f"申诉人 Appealed by: {appeal.by}")
+        if appeal.reason:
+            lines.append(f"理由 Reason: {appeal.reason}")
+        contested = [penalty.lines[i] for i in appeal.lines if 0 <= i < len(penalty.lines)]
+        if contested:
+            lines.append("申诉明细 Contested lines:")
+            lines += [_item(line, penalty.currency) for line in contested]
+        else:
+            lines.append("申诉全部明细 The whole assessment is contested.")
+    lines += ["全部明细 All lines:", *_items(penalty)]
+    return _fan_out(
+        policy,
+        APPEALED,
+        f"考核申诉待裁决 {number} / Penalty appeal to decide {number}",
+        _with_deadlines(lines, penalty.deadlines),
+    )
+
+
+def for_finalized(penalty: PenaltyNotice, policy: NotificationPolicy) -> list[Notice]:
+    """Approved line items -> HR and finance (DOMAIN.md §5: penalty approved -> HR and finance)."""
+    number = penalty.number
+    lines = [
+        f"客诉 {number} 的考核已签准，计入 {penalty.period} 月度台账，请人事/财务执行。",
+        f"The penalty of complaint {number} is approved, in the {penalty.period} ledger: HR and finance to apply it.",
+    ]
+    if penalty.approved_by:
+        lines.append(f"签准人 Approved by: {penalty.approved_by}")
+    lines.append(f"处罚对象 Payees: {penalty.payees}")
+    if penalty.appeal is not None and penalty.appeal.decided:
+        lines += _decision(penalty.appeal)
+    lines += _items(penalty)
+    unresolved = sum(line.unresolved for line in penalty.lines)
+    if unresolved:
+        lines.append(f"{unresolved} 条明细待人事确定责任人 / {unresolved} line(s) for HR to name the person")
+    flag = " [示意系数 illustrative]" if penalty.illustrative else ""
+    return _fan_out(
+        policy,
+        FINALIZED,
+        f"考核已签准 {number}：{penalty.total:.2f} 元 / Penalty approved {number}: {penalty.total:.2f} CNY{flag}",
+        "\n".join(lines),
+    )
+
+
+def for_period_closed(closed: PeriodClosed, policy: NotificationPolicy) -> list[Notice]:
+    """A closed monthly ledger -> HR and finance: the totals and the cost of poor quality."""
+    factory, period = closed.factory, closed.period
+    lines = [
+        f"{factory} {period} 月度考核台账已关账（{closed.closed_by}），此后更正计入下月。",
+        f"The {period} penalty ledger of {factory} is closed by {closed.closed_by}: corrections land in the next "
+        "month.",
+        f"赔偿 Compensation: {_money(closed.compensation)}",
+        f"罚款 Fines: {_money(closed.fines)}",
+        f"供应商索赔 Charge-backs: {_money(closed.charge_backs)}",
+        f"质量成本 Cost of poor quality: {_money(closed.cost_of_poor_quality)}",
+        f"绩效分 Performance points: {_points(closed.performance_points)}",
+        f"管理分 Management points: {_points(closed.management_points)}",
+    ]
+    if closed.unresolved_lines:
+        n = closed.unresolved_lines
+        lines.append(f"{n} 条明细待人事确定责任人 / {n} line(s) for HR to name the person")
+    if closed.departments:
+        lines.append("各部门 Per department:")
+        lines += [
+            f"- {name}: {_money(t.fines)}, 绩效分 performance {_points(t.performance_points)}, "
+            f"管理分 management {_points(t.management_points)}, {t.lines} 条 lines"
+            for name, t in closed.departments
+        ]
+    return _fan_out(
+        policy,
+        PERIOD_CLOSED,
+        f"月度考核台账关账 {factory} {period} / Penalty ledger closed {factory} {period}",
+        "\n".join(lines),
+    )

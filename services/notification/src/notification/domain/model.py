@@ -159,6 +159,104 @@ class CaseProgress:
 
 
 @dataclass(frozen=True)
+class PenaltyItem:
+    """One line item (考核明细) of an assessment: who pays what under which rule."""
+
+    rule_code: str
+    kind: str  # fine, points, charge_back, exempt or commission_cancelled
+    role: str  # the rule's payer role, e.g. department_head
+    payee_id: str
+    payee: str  # the payee's name
+    amount: Decimal = Decimal("0")
+    points: Decimal = Decimal("0")
+    department: str | None = None
+    unresolved: bool = False  # addressed to a role: HR resolves the person
+    original_amount: Decimal | None = None  # before the appeal decision changed it
+
+
+@dataclass(frozen=True)
+class AppealState:
+    """An appeal (申诉) to the general manager and, once decided, the decision."""
+
+    by: str
+    reason: str
+    lines: tuple[int, ...] = ()  # contested line positions; empty: the whole assessment
+    decided: bool = False
+    upheld: bool | None = None
+    decision: str | None = None
+
+
+class PenaltyStage(StrEnum):
+    """The steps of an assessment that its departments, the GM, HR and finance hear of."""
+
+    ASSESSED = "assessed"  # draft line items (computed, or after the appeal decision)
+    APPEALED = "appealed"
+    FINALIZED = "finalized"  # approved: to HR and finance
+
+
+@dataclass(frozen=True)
+class PenaltyNotice:
+    """What notification tells of a penalty assessment (考核) at one stage."""
+
+    number: str
+    factory: str
+    stage: PenaltyStage
+    status: str  # draft, appealed, approved, superseded or void
+    assessment_id: str
+    period: str  # yyyy-mm of the ledger it counts in
+    lines: tuple[PenaltyItem, ...]
+    total: Decimal
+    charge_backs: Decimal = Decimal("0")
+    currency: str = "CNY"
+    illustrative: bool = False
+    adjustment: bool = False  # landed in a later period: its own was closed
+    supersedes: tuple[str, ...] = ()
+    appeal: AppealState | None = None
+    approved_by: str | None = None
+    deadlines: tuple[Deadline, ...] = ()
+
+    @property
+    def departments(self) -> tuple[str, ...]:
+        """The departments the lines name, in their order, without repeats."""
+        return tuple(dict.fromkeys(line.department for line in self.lines if line.department))
+
+    @property
+    def payees(self) -> int:
+        """How many payees are fined or lose points."""
+        return len({line.payee_id for line in self.lines if line.kind in ("fine", "points")})
+
+
+@dataclass(frozen=True)
+class DepartmentTotals:
+    fines: Decimal
+    performance_points: Decimal = Decimal("0")
+    management_points: Decimal = Decimal("0")
+    lines: int = 0
+
+
+@dataclass(frozen=True)
+class PeriodClosed:
+    """A factory's monthly penalty ledger, closed: its totals (to HR and finance)."""
+
+    factory: str
+    period: str
+    closed_by: str
+    compensation: Decimal
+    fines: Decimal
+    charge_backs: Decimal
+    cost_of_poor_quality: Decimal
+    performance_points: Decimal = Decimal("0")
+    management_points: Decimal = Decimal("0")
+    unresolved_lines: int = 0
+    departments: tuple[tuple[str, DepartmentTotals], ...] = ()
+
+    @property
+    def number(self) -> str:
+        """The key the delivery log files it under (no complaint): `ledger/<factory>/<yyyy-mm>`."""
+        return f"ledger/{self.factory}/{self.period}"
+
+
+@dataclass(frozen=True)
 class Cause:
     """The consumed event a dispatch answers."""
 

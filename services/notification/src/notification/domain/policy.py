@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -30,14 +30,20 @@ class NotificationPolicy(BaseModel):
         return self
 
     def recipients(
-        self, trigger: str, *, named: Mapping[str, str] | None = None, also: Iterable[str] = ()
+        self,
+        trigger: str,
+        *,
+        named: Mapping[str, str | Sequence[str]] | None = None,
+        also: Iterable[str] = (),
     ) -> list[tuple[str, str]]:
         """(role, recipient) pairs for a trigger, without repeats.
 
-        `named`: the recipient an event names itself for a role of the route (the responsible
-        department as `department:<name>`), instead of the directory's. `also`: roles the event
-        adds to the route (triage's on-site team), through the directory; a role the directory
-        does not know is addressed as `role:<name>`, never dropped.
+        `named`: the recipients an event names itself for a role of the route (the responsible
+        department as `department:<name>`, the heads of an assessment's departments as
+        `department_head:<name>`), instead of the directory's; none named: the directory's.
+        `also`: roles the event adds to the route (triage's on-site team), through the
+        directory; a role the directory does not know is addressed as `role:<name>`, never
+        dropped.
         """
         named = named or {}
         seen: set[str] = set()
@@ -50,8 +56,10 @@ class NotificationPolicy(BaseModel):
                     out.append((role, recipient))
 
         for role in self.routes.get(trigger, []):
-            if role in named:
-                add(role, [named[role][:RECIPIENT_LENGTH]])
+            given = named.get(role)
+            chosen = [given] if isinstance(given, str) else list(given or ())
+            if chosen:
+                add(role, [recipient[:RECIPIENT_LENGTH] for recipient in chosen])
             else:
                 add(role, self.directory[role])
         for role in also:

@@ -17,20 +17,30 @@ from cqm_shared.contracts.events import (
     INVESTIGATION_OPENED,
     INVESTIGATION_REOPENED,
     INVESTIGATION_TRIAGED,
+    PENALTY_APPEALED,
+    PENALTY_ASSESSED,
+    PENALTY_FINALIZED,
+    PENALTY_PERIOD_CLOSED,
     RESPONSIBILITY_DETERMINED,
     RESPONSIBILITY_DISPUTED,
     InvestigationOpened,
 )
 from cqm_shared.messaging.consumer import Handles, Message, Subscription
 from notification.domain.model import (
+    AppealState,
     CaseOpened,
     CaseProgress,
     CaseTriaged,
     Cause,
     ComplaintSummary,
     Deadline,
+    DepartmentTotals,
     DisputeFiled,
     DisputeRuling,
+    PenaltyItem,
+    PenaltyNotice,
+    PenaltyStage,
+    PeriodClosed,
     ResponsibilityAssigned,
     Share,
     Step,
@@ -39,6 +49,8 @@ from notification.service.handlers import (
     Policies,
     notify_disputed,
     notify_opened,
+    notify_penalty,
+    notify_period_closed,
     notify_progress,
     notify_registered,
     notify_responsibility,
@@ -171,6 +183,93 @@ def _progress(
     )
 
 
+def _appeal(appeal: public.PenaltyAppeal | None) -> AppealState | None:
+    if appeal is None:
+        return None
+    return AppealState(
+        by=appeal.by,
+        reason=appeal.reason,
+        lines=tuple(appeal.lines),
+        decided=appeal.decided_at is not None or appeal.upheld is not None,
+        upheld=appeal.upheld,
+        decision=appeal.decision,
+    )
+
+
+def _penalty(payload: public.PenaltyAssessment, stage: PenaltyStage) -> PenaltyNotice:
+    return PenaltyNotice(
+        number=payload.number,
+        factory=payload.factory,
+        stage=stage,
+        status=payload.status,
+        assessment_id=payload.assessment_id,
+        period=payload.period,
+        lines=tuple(
+            PenaltyItem(
+                rule_code=line.rule_code,
+                kind=line.kind,
+                role=line.role,
+                payee_id=line.payee.id,
+                payee=line.payee.name,
+                amount=line.amount,
+                points=line.points,
+                department=line.department,
+                unresolved=line.unresolved,
+                original_amount=line.original_amount,
+            )
+            for line in sorted(payload.lines, key=lambda x: x.position)
+        ),
+        total=payload.total,
+        charge_backs=payload.charge_backs,
+        currency=payload.currency,
+        illustrative=payload.illustrative or any(line.illustrative for line in payload.lines),
+        adjustment=payload.adjustment,
+        supersedes=tuple(payload.supersedes),
+        appeal=_appeal(payload.appeal),
+        approved_by=payload.approved_by,
+        deadlines=_deadlines(payload.deadlines),
+    )
+
+
+def penalty_assessed(payload: public.PenaltyAssessment) -> PenaltyNotice:
+    return _penalty(payload, PenaltyStage.ASSESSED)
+
+
+def penalty_appealed(payload: public.PenaltyAssessment) -> PenaltyNotice:
+    return _penalty(payload, PenaltyStage.APPEALED)
+
+
+def penalty_finalized(payload: public.PenaltyAssessment) -> PenaltyNotice:
+    return _penalty(payload, PenaltyStage.FINALIZED)
+
+
+def period_closed(payload: public.PenaltyPeriodClosed) -> PeriodClosed:
+    return PeriodClosed(
+        factory=payload.factory,
+        period=payload.period,
+        closed_by=payload.closed_by,
+        compensation=payload.compensation,
+        fines=payload.fines,
+        charge_backs=payload.charge_backs,
+        cost_of_poor_quality=payload.cost_of_poor_quality,
+        performance_points=payload.performance_points,
+        management_points=payload.management_points,
+        unresolved_lines=payload.unresolved_lines,
+        departments=tuple(
+            (
+                name,
+                DepartmentTotals(
+                    fines=t.fines,
+                    performance_points=t.performance_points,
+                    management_points=t.management_points,
+                    lines=t.lines,
+                ),
+            )
+            for name, t in sorted(payload.departments.items())
+        ),
+    )
+
+
 def _cause(message: Message[Any]) -> Cause:
     return Cause(event_id=message.id, event_type=message.type)
 
@@ -227,6 +326,22 @@ def on_investigation_reopened(policies: Policies) -> Handles:
     return _on(case_reopened, notify_progress, policies)
 
 
+def on_penalty_assessed(policies: Policies) -> Handles:
+    return _on(penalty_assessed, notify_penalty, policies)
+
+
+def on_penalty_appealed(policies: Policies) -> Handles:
+    return _on(penalty_appealed, notify_penalty, policies)
+
+
+def on_penalty_finalized(policies: Policies) -> Handles:
+    return _on(penalty_finalized, notify_penalty, policies)
+
+
+def on_period_closed(policies: Policies) -> Handles:
+    return _on(period_closed, notify_period_closed, policies)
+
+
 def subscriptions(policies: Policies) -> list[Subscription]:
     return [
         Subscription(
@@ -251,6 +366,20 @@ def subscriptions(policies: Policies) -> list[Subscription]:
                 "the on-site team of a triage; the department head of a responsibility (purchasing of a "
                 "charge-back); production operations of a dispute, QE and the department of its ruling; "
                 "customer service and QE of the final reply, the closing and a reopening."
+            ),
+        ),
+        Subscription(
+            purpose="penalties",
+            handlers={
+                PENALTY_ASSESSED: on_penalty_assessed(policies),
+                PENALTY_APPEALED: on_penalty_appealed(policies),
+                PENALTY_FINALIZED: on_penalty_finalized(policies),
+                PENALTY_PERIOD_CLOSED: on_period_closed(policies),
+            },
+            description=(
+                "Tells the heads of the penalised departments of a draft assessment (and of the appeal "
+                "decision), the general manager of an appeal, HR and finance of the approved line items and "
+                "of a closed monthly ledger."
             ),
         ),
     ]

@@ -6,8 +6,13 @@ from collections.abc import Callable
 from typing import Protocol
 
 from notification.domain.messages import (
+    assessed_tells,
+    for_appealed,
+    for_assessed,
     for_disputed,
+    for_finalized,
     for_opened,
+    for_period_closed,
     for_progress,
     for_registered,
     for_responsibility,
@@ -25,6 +30,9 @@ from notification.domain.model import (
     DisputeFiled,
     DisputeRuling,
     Notice,
+    PenaltyNotice,
+    PenaltyStage,
+    PeriodClosed,
     ResponsibilityAssigned,
 )
 from notification.domain.policy import NotificationPolicy
@@ -121,6 +129,30 @@ async def notify_progress(
     if progress_trigger(progress) is None:
         return
     await _dispatch(uow, cause, progress.number, progress.factory, lambda p: for_progress(progress, p), policies, why)
+
+
+async def notify_penalty(
+    uow: NotificationUnitOfWork, cause: Cause, penalty: PenaltyNotice, policies: Policies, *, why: str
+) -> None:
+    """Tell the heads of the penalised departments of a draft (first computed, or after the appeal
+    decision), the general manager of an appeal, HR and finance of the approved line items. Any
+    other draft tells nobody: nothing is written."""
+    if penalty.stage is PenaltyStage.ASSESSED:
+        if not assessed_tells(penalty):
+            return
+        message = for_assessed
+    elif penalty.stage is PenaltyStage.APPEALED:
+        message = for_appealed
+    else:
+        message = for_finalized
+    await _dispatch(uow, cause, penalty.number, penalty.factory, lambda p: message(penalty, p), policies, why)
+
+
+async def notify_period_closed(
+    uow: NotificationUnitOfWork, cause: Cause, closed: PeriodClosed, policies: Policies, *, why: str
+) -> None:
+    """Tell HR and finance of a closed monthly ledger, filed under `ledger/<factory>/<yyyy-mm>`."""
+    await _dispatch(uow, cause, closed.number, closed.factory, lambda p: for_period_closed(closed, p), policies, why)
 
 
 async def dispatches_of(uow: NotificationUnitOfWork, number: str, recipient: str | None = None) -> list[Dispatch]:

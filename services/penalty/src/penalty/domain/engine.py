@@ -65,8 +65,14 @@ def resolve(role: str, party: Party | None, department: str | None, org: Organis
         found = org.roles.get(role)
     if found is not None:
         return Payee(PayeeKind.PERSON, found.id, found.name)
-    where = f" of {canonical}" if canonical else ""
-    return Payee(PayeeKind.ROLE, role, f"{role}{where}")
+    if canonical and role not in COMPANY_WIDE:
+        return Payee(PayeeKind.ROLE, f"{role}:{canonical}", f"{role} of {canonical}")
+    return Payee(PayeeKind.ROLE, role, role)
+
+
+def canonical(department: str | None, org: Organisation) -> str | None:
+    """The directory's name of a department (a determination may use an alias)."""
+    return org.department(department)[0]
 
 
 class _Lines:
@@ -88,8 +94,10 @@ class _Lines:
         for role, percent in parts:
             yield role, resolve(role, party, department, self.org), percent / HUNDRED
 
-    def add(self, line: LineItem) -> None:
-        if line.role in COMPANY_WIDE:
+    def add(self, line: LineItem, *, once: bool = False) -> None:
+        """`once`: a payee is charged once per finding (per time / piece), however many of the
+        responsible parties lead to them; company-wide payers always."""
+        if once or line.role in COMPANY_WIDE:
             key = (line.rule_code, line.role, line.payee.id)
             if key in self._seen:
                 return
@@ -100,7 +108,16 @@ class _Lines:
 def _targets(finding: Finding | None, parties: Iterable[Party], lines: _Lines, code: str) -> list[Party]:
     internal = [p for p in parties if p.internal]
     if finding is None or finding.party is None:
-        return internal
+        # A department named beside a person of it is the same responsibility: the person
+        # carries the responsible-person line, the department's roles are charged once.
+        with_person = {canonical(p.department_name, lines.org) for p in internal if p.kind == "person"}
+        return [
+            p
+            for p in internal
+            if p.kind == "person"
+            or p.department_name is None
+            or canonical(p.department_name, lines.org) not in with_person
+        ]
     named = [p for p in internal if p.name == finding.party]
     if not named:
         lines.warnings.append(f"{code}: party {finding.party!r} is not among the determination's internal parties")
@@ -111,6 +128,7 @@ def _counted(
     code: str, rule: Rule, finding: Finding, party: Party | None, department: str | None, lines: _Lines
 ) -> None:
     """per_occurrence, per_piece and points rules."""
+    department = canonical(department, lines.org) or department
     for payer in rule.payers:
         for role, payee, fraction in lines.payees(payer, party, department):
             party_name = party.name if party else None
@@ -128,7 +146,8 @@ def _counted(
                         basis=f"{finding.occurrences} time(s) × {_fmt(payer.points)} points",
                         points=points,
                         points_ledger=rule.ledger.value if rule.ledger else None,
-                    )
+                    ),
+                    once=True,
                 )
                 continue
             unit = payer.amount
@@ -151,7 +170,8 @@ def _counted(
                     party=party_name,
                     basis=f"{count} {what} × {_fmt(unit)}{degree}{share}",
                     amount=lines.policy.rounding(unit * count * fraction),
-                )
+                ),
+                once=True,
             )
 
 
@@ -166,7 +186,7 @@ def _tiered(code: str, rule: Rule, d: Determination, party: Party, lines: _Lines
             total += slice_ * bracket.rate
             steps.append(f"{_fmt(slice_)} × {_fmt(bracket.rate * HUNDRED)} %")
         lower = max(lower, upper)
-    department = party.department_name
+    department = canonical(party.department_name, lines.org) or party.department_name
     for payer in rule.payers:
         for role, payee, fraction in lines.payees(payer, party, department):
             lines.add(
@@ -215,7 +235,7 @@ def _loss_coefficient(code: str, rule: Rule, d: Determination, lines: _Lines) ->
             row = table.classes.get(d.accident_class)
             if not row:
                 continue
-            department = party.department_name
+            department = canonical(party.department_name, lines.org) or party.department_name
             for role, coefficient in row.items():
                 if coefficient == 0:
                     continue

@@ -75,7 +75,9 @@ def cycle_deadlines(period: str, cycle: MonthlyCycle, zone: ZoneInfo) -> tuple[C
 
     return (
         CycleDeadline(CycleMilestone.SUMMARY, end_of(cycle.summary.day), cycle.summary.source),
-        CycleDeadline(CycleMilestone.WORKSHOP_PROPOSAL, end_of(cycle.workshop_proposal.day), cycle.workshop_proposal.source),
+        CycleDeadline(
+            CycleMilestone.WORKSHOP_PROPOSAL, end_of(cycle.workshop_proposal.day), cycle.workshop_proposal.source
+        ),
         CycleDeadline(CycleMilestone.APPROVAL, end_of(cycle.approval.day), cycle.approval.source),
     )
 
@@ -209,7 +211,8 @@ class LedgerPeriod(Aggregate):
         return f"{self.factory}/{self.period}"
 
     def snapshot(self) -> dict[str, Any]:
-        return {"state": self.state.value, "closed_at": self.closed_at and self.closed_at.isoformat(), "totals": self.totals}
+        closed_at = self.closed_at.isoformat() if self.closed_at else None
+        return {"state": self.state.value, "closed_at": closed_at, "totals": self.totals}
 
     @property
     def closed(self) -> bool:
@@ -217,7 +220,7 @@ class LedgerPeriod(Aggregate):
 
     def close(self, totals: LedgerTotals, *, by: str, at: dt.datetime, reason: str) -> None:
         if self.closed:
-            raise InvalidTransition(self.entity, self.identity, self.state.value, "close", "the period is closed already")
+            raise InvalidTransition(self.entity, self.identity, self.state.value, "close", "it is closed already")
         if totals.pending:
             raise InvalidTransition(
                 self.entity,
@@ -243,6 +246,7 @@ class LedgerPeriod(Aggregate):
             PeriodClosed(
                 at=at,
                 reason=reason,
+                actor=by,
                 factory=self.factory,
                 period=self.period,
                 totals=self.totals,

@@ -19,7 +19,7 @@ from penalty.domain.ledger import CycleDeadline, CycleMilestone
 from penalty.domain.terms import Breach, Computation, Determination, LineItem, LineKind
 
 # Re-exported: the consumers and adapters build these from public events and rows.
-__all__ = ["Assessment", "AssessmentStatus", "Determination", "Breach", "Appeal", "AppealDecision"]
+__all__ = ["Appeal", "AppealDecision", "Assessment", "AssessmentStatus", "Breach", "Determination"]
 
 
 class AssessmentStatus(StrEnum):
@@ -164,21 +164,24 @@ class Assessment(Aggregate):
         at: dt.datetime,
         reason: str,
         supersedes: tuple[str, ...] = (),
+        superseded_by: str | None = None,
     ) -> Assessment:
         subject = determination or breach
         assert subject is not None, "an assessment is for a determination or a breach"
         summary = tuple(d.met(at) if d.milestone is CycleMilestone.SUMMARY else d for d in deadlines)
+        late = superseded_by is not None  # an older determination arriving after a newer one
         assessment = cls(
             id=assessment_id,
             number=subject.number,
             factory=subject.factory,
-            status=AssessmentStatus.DRAFT,
+            status=AssessmentStatus.SUPERSEDED if late else AssessmentStatus.DRAFT,
             period=period,
             policy_version=f"{computation.table_version}#{policy_digest}",
             lines=computation.lines,
             warnings=computation.warnings,
-            deadlines=summary,
+            deadlines=tuple(d.cancelled(at) for d in summary) if late else summary,
             received_at=at,
+            superseded_by=superseded_by,
             determination=determination,
             breach=breach,
             adjustment=adjustment,
@@ -249,7 +252,9 @@ class Assessment(Aggregate):
             if line.kind is not LineKind.FINE:
                 raise InvalidInput(f"line {position} is not a fine", field="amounts")
             if amount < 0 or amount > line.amount:
-                raise InvalidInput(f"line {position}: the decided amount must be within 0..{line.amount}", field="amounts")
+                raise InvalidInput(f"line {position}: the decided amount is within 0..{line.amount}", field="amounts")
+            if amount != amount.quantize(Decimal("0.01")):
+                raise InvalidInput(f"line {position}: the decided amount is to the fen (0.01)", field="amounts")
         before = self.snapshot()
         self.lines = tuple(
             replace(line, amount=amounts[i], original_amount=line.amount) if i in amounts else line

@@ -106,12 +106,12 @@ class Rule(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         k = self.kind
-        if k in (Kind.PER_OCCURRENCE, Kind.PER_PIECE):
-            if not self.payers or any(p.amount is None for p in self.payers):
-                raise ValueError(f"a {k} rule needs payers with an amount")
-        if k is Kind.POINTS:
-            if self.ledger is None or not self.payers or any(p.points is None for p in self.payers):
-                raise ValueError("a points rule needs a ledger and payers with points")
+        if k in (Kind.PER_OCCURRENCE, Kind.PER_PIECE) and (
+            not self.payers or any(p.amount is None for p in self.payers)
+        ):
+            raise ValueError(f"a {k} rule needs payers with an amount")
+        if k is Kind.POINTS and (self.ledger is None or not self.payers or any(p.points is None for p in self.payers)):
+            raise ValueError("a points rule needs a ledger and payers with points")
         if k is Kind.TIERED:
             if not self.brackets or self.brackets[-1].up_to is not None:
                 raise ValueError("a tiered rule needs brackets, the last without up_to")

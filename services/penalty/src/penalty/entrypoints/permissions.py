@@ -1,11 +1,37 @@
-"""Who may do what in penalty (the one place it is decided; docs/permissions.md shows it)."""
+"""Who may do what in penalty (the one place it is decided; docs/permissions.md shows it).
+
+The factory's policy (`penalty.approvers`) names the role that approves and the one that decides
+appeals; the use cases check it too, so a role this matrix admits but the policy does not name
+is refused with 403.
+"""
 
 from cqm_shared.security.principal import Role as R
 
 MATRIX = {
     "assessments:read": frozenset(
-        {R.QUALITY_MANAGER, R.DEPARTMENT_HEAD, R.PRODUCTION_OPERATIONS, R.HR, R.FINANCE, R.AUDITOR, R.ADMIN}
+        {
+            R.QUALITY_MANAGER,
+            R.DEPARTMENT_HEAD,
+            R.PRODUCTION_OPERATIONS,
+            R.HR,
+            R.FINANCE,
+            R.GENERAL_MANAGER,
+            R.AUDITOR,
+            R.ADMIN,
+        }
     ),
+    # 申诉: the penalised department (through its head) or quality, to the GM
+    "assessments:appeal": frozenset({R.DEPARTMENT_HEAD, R.QUALITY_MANAGER, R.ADMIN}),
+    # the GM decides the appeal (seed 002 篇二 §四.9)
+    "assessments:decide": frozenset({R.GENERAL_MANAGER, R.ADMIN}),
+    # 生产运营部部长签准 (seed 000 §4.2.2)
+    "assessments:approve": frozenset({R.PRODUCTION_OPERATIONS, R.ADMIN}),
+    "ledger:read": frozenset(
+        {R.QUALITY_MANAGER, R.PRODUCTION_OPERATIONS, R.HR, R.FINANCE, R.GENERAL_MANAGER, R.AUDITOR, R.ADMIN}
+    ),
+    "ledger:close": frozenset({R.PRODUCTION_OPERATIONS, R.HR, R.ADMIN}),
+    "rules:read": frozenset({R.QUALITY_MANAGER, R.PRODUCTION_OPERATIONS, R.HR, R.GENERAL_MANAGER, R.AUDITOR, R.ADMIN}),
+    "rules:reload": frozenset({R.ADMIN}),
     "audit:read": frozenset({R.AUDITOR, R.QUALITY_MANAGER, R.HR, R.ADMIN}),
     "dead_letters:manage": frozenset({R.ADMIN}),  # operations: replay or discard dead letters
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -56,6 +56,17 @@ async def _lock_period(uow: PenaltyUnitOfWork, factory: str, period: str) -> Led
     return found
 
 
+async def _open_period(uow: PenaltyUnitOfWork, factory: str, own: str) -> tuple[str, bool]:
+    """The period a new line lands in, locked open: its own, or the next open one (adjustment).
+
+    Checked again under the lock: a close committed between reading and locking moves it on.
+    """
+    period, _ = await _placement(uow, factory, own)
+    while (await _lock_period(uow, factory, period)).closed:
+        period = next_period(period)
+    return period, period != own
+
+
 async def _reversal(uow: PenaltyUnitOfWork, old: Assessment, into: str) -> str | None:
     """Where the replaced assessment's lines are reversed: nowhere while its period is open."""
     period = await uow.periods.get(old.factory, old.period)
@@ -71,21 +82,27 @@ async def assess_determination(
             return
         now = uow.clock.now()
         factory_rules = rules.for_factory(d.factory)
-        existing = await uow.assessments.of_case(d.number)
-        newer = [a for a in existing if a.determination is not None and a.sequence > d.sequence]
-        assessment = await _assess(uow, factory_rules, assessment_id, determination=d, at=now, reason=why)
-        if newer:
-            # A late, older determination: kept for the record, counted nowhere.
-            assessment.supersede(newer[0].id, reversal_period=None, at=now, reason="a newer determination exists")
-        else:
-            for old in existing:
-                if old.determination is not None and old.status in COUNTED:
-                    old.supersede(  # reversed in the new one's period when its own is closed
-                        assessment.id,
-                        reversal_period=await _reversal(uow, old, assessment.period),
-                        at=now,
-                        reason=f"determination {d.sequence} supersedes determination {old.sequence}",
-                    )
+        existing = [a for a in await uow.assessments.of_case(d.number) if a.determination is not None]
+        newer = [a for a in existing if a.sequence > d.sequence]
+        replaced = [] if newer else [a for a in existing if a.status in COUNTED]
+        assessment = await _assess(
+            uow,
+            factory_rules,
+            assessment_id,
+            determination=d,
+            at=now,
+            reason=why,
+            supersedes=tuple(a.id for a in replaced),
+            # A late, older determination is kept for the record and counted nowhere.
+            superseded_by=max(newer, key=lambda a: a.sequence).id if newer else None,
+        )
+        for old in replaced:
+            old.supersede(  # reversed in the new one's period when its own is closed
+                assessment.id,
+                reversal_period=await _reversal(uow, old, assessment.period),
+                at=now,
+                reason=f"determination {d.sequence} supersedes determination {old.sequence}",
+            )
         uow.assessments.add(assessment)
         await uow.commit()
 
@@ -100,19 +117,19 @@ async def _assess(
     at: datetime,
     reason: str,
     supersedes: tuple[str, ...] = (),
+    superseded_by: str | None = None,
 ) -> Assessment:
-    subject = determination or breach
-    assert subject is not None
-    moment = determination.determined_at if determination else breach.breached_at  # type: ignore[union-attr]
-    version, table = r.policy.table_at(moment)
+    subject: Determination | Breach
     if determination is not None:
+        subject, moment = determination, determination.determined_at
+        version, table = r.policy.table_at(moment)
         computation = engine.assess_determination(determination, r.policy, r.organisation, version=version, table=table)
     else:
-        assert breach is not None
+        assert breach is not None, "an assessment is for a determination or a breach"
+        subject, moment = breach, breach.breached_at
+        version, table = r.policy.table_at(moment)
         computation = engine.assess_breach(breach, r.policy, r.organisation, version=version, table=table)
-    own = period_of(moment, r.policy.zone)
-    period, adjustment = await _placement(uow, subject.factory, own)
-    await _lock_period(uow, subject.factory, period)
+    period, adjustment = await _open_period(uow, subject.factory, period_of(moment, r.policy.zone))
     return Assessment.assess(
         assessment_id,
         computation,
@@ -125,6 +142,7 @@ async def _assess(
         at=at,
         reason=reason,
         supersedes=supersedes,
+        superseded_by=superseded_by,
     )
 
 
@@ -135,10 +153,9 @@ async def void_case(uow: PenaltyUnitOfWork, rules: RuleSource, number: str, fact
         now = uow.clock.now()
         for old in await uow.assessments.of_case(number):
             if old.determination is not None and old.status in COUNTED:
-                into, _ = await _placement(uow, old.factory, period_of(now, zone))
-                reversal = await _reversal(uow, old, into)
-                if reversal is not None:
-                    await _lock_period(uow, old.factory, reversal)
+                reversal = None
+                if (await _lock_period(uow, old.factory, old.period)).closed:
+                    reversal, _ = await _open_period(uow, old.factory, period_of(now, zone))
                 old.void(reversal_period=reversal, at=now, reason=why)
         await uow.commit()
 
@@ -150,17 +167,22 @@ async def assess_breach(uow: PenaltyUnitOfWork, rules: RuleSource, breach: Breac
     _, table = r.policy.table_at(breach.breached_at)
     if not engine.rules_for_breach(table, breach.milestone):
         return None
-    assessment_id = str(uuid.uuid5(BREACH_NAMESPACE, f"{breach.factory}/{breach.number}/{breach.milestone}/{breach.round}"))
+    key = f"{breach.factory}/{breach.number}/{breach.milestone}/{breach.round}"
+    assessment_id = str(uuid.uuid5(BREACH_NAMESPACE, key))
     async with uow:
         if await uow.assessments.get(assessment_id) is not None:
             return assessment_id
         if breach.department is None:
             # The responsible department of the case's current determination, when penalty knows it.
-            current = [a for a in await uow.assessments.of_case(breach.number) if a.status in COUNTED and a.determination]
-            departments = [p.department_name for a in current for p in a.determination.parties if p.internal]  # type: ignore[union-attr]
-            named = [d for d in departments if d]
+            named = [
+                p.department_name
+                for a in await uow.assessments.of_case(breach.number)
+                if a.status in COUNTED and a.determination is not None
+                for p in a.determination.parties
+                if p.internal and p.department_name
+            ]
             if named:
-                breach = Breach(**{**breach.__dict__, "department": named[0]})
+                breach = replace(breach, department=named[0])
         uow.assessments.add(await _assess(uow, r, assessment_id, breach=breach, at=uow.clock.now(), reason=why))
         await uow.commit()
     return assessment_id
