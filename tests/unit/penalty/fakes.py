@@ -115,7 +115,7 @@ class MemoryPeriods(PeriodRepository):
     def _of(self, factory: str) -> list[LedgerPeriod]:
         return sorted((p for p in self.rows.values() if p.factory == factory), key=lambda p: p.period)
 
-    async def get(self, factory: str, period: str) -> LedgerPeriod | None:
+    async def get(self, factory: str, period: str, *, lock: bool = True) -> LedgerPeriod | None:
         found = self.rows.get(f"{factory}/{period}")
         return self._track(copy.deepcopy(found)) if found is not None else None
 

@@ -418,7 +418,7 @@ class SqlPeriodRepository(PeriodRepository):
         super().__init__()
         self._session = session
 
-    async def get(self, factory: str, period: str) -> LedgerPeriod | None:
+    async def get(self, factory: str, period: str, *, lock: bool = True) -> LedgerPeriod | None:
         identity = f"{factory}/{period}"
         for added in self._added:  # added by this unit of work, written at its commit
             if added.identity == identity:
@@ -427,11 +427,8 @@ class SqlPeriodRepository(PeriodRepository):
         if known is not None:  # locked already
             return known[0]
         t = ledger_periods
-        row = (
-            await self._session.execute(
-                sa.select(t).where(t.c.factory == factory, t.c.period == period).with_for_update()
-            )
-        ).first()
+        stmt = sa.select(t).where(t.c.factory == factory, t.c.period == period)
+        row = (await self._session.execute(stmt.with_for_update() if lock else stmt)).first()
         if row is None:
             return None
         return self._track(

@@ -159,7 +159,8 @@ class AssessmentTotalsView(BaseModel):
             charge_backs=money(LineKind.CHARGE_BACK),
             performance_points=points("performance"),
             management_points=points("management"),
-            unresolved_lines=sum(1 for x in lines if x.unresolved and x.kind is not LineKind.EXEMPT),
+            # as the ledger counts them: fines and points addressed to a role, for HR to resolve
+            unresolved_lines=sum(1 for x in lines if x.unresolved and x.kind in (LineKind.FINE, LineKind.POINTS)),
         )
 
 

@@ -323,7 +323,7 @@ async def _ledger(uow: PenaltyUnitOfWork, rules: RuleSource, factory: str, perio
     return Ledger(
         factory=factory,
         period=period,
-        period_state=await uow.periods.get(factory, period),
+        period_state=await uow.periods.get(factory, period, lock=False),
         entries=entries,
         assessments=found,
         totals=ledger_totals(entries, compensation, pending),

@@ -43,8 +43,8 @@ class AssessmentRepository(Repository[Assessment], abc.ABC):
 
 class PeriodRepository(Repository[LedgerPeriod], abc.ABC):
     @abc.abstractmethod
-    async def get(self, factory: str, period: str) -> LedgerPeriod | None:
-        """The period, locked for this unit of work (a concurrent close waits)."""
+    async def get(self, factory: str, period: str, *, lock: bool = True) -> LedgerPeriod | None:
+        """The period, locked for this unit of work (a concurrent close waits) unless `lock` is False."""
 
     @abc.abstractmethod
     async def latest_closed(self, factory: str) -> str | None: ...
