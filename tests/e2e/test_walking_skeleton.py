@@ -121,8 +121,8 @@ async def test_one_complaint_end_to_end(stack: Stack, broker_ns: BrokerNamespace
                 "accident_class": "management_general",
                 "loss_amount": "12345.60",
                 "parties": [
-                    {"kind": "role", "name": "shipping QC", "share": "70"},
-                    {"kind": "role", "name": "line QC", "share": "30"},
+                    {"kind": "role", "name": "shipping QC", "role": "shipping_qc", "share": "70"},
+                    {"kind": "role", "name": "line QC", "role": "line_qc", "share": "30"},
                 ],
                 "rule_codes": ["split.visible_defect"],
             },
@@ -135,21 +135,34 @@ async def test_one_complaint_end_to_end(stack: Stack, broker_ns: BrokerNamespace
             return found
 
         [assessment] = await wait_for(assessments)
-        assert assessment["status"] == "awaiting_rules"
+        assert assessment["status"] == "draft"
         assert Decimal(assessment["determination"]["loss_amount"]) == Decimal("12345.60")
         assert [p["share"] for p in assessment["determination"]["parties"]] == ["70", "30"]
+        # seed 000 §4.3.3.2: QC parties of a management-class accident pay compensation × the QC
+        # table's (illustrative) coefficient × share; the unknown rule code is a warning, not a line
+        assert [Decimal(x["amount"]) for x in assessment["lines"]] == [
+            Decimal(v) for v in ("172.84", "43.21", "74.07", "18.52")
+        ]
+        assert {x["rule_code"] for x in assessment["lines"]} == {"4.3.3.2"}
+        assert any("split.visible_defect" in w for w in assessment["warnings"])
 
         # every state change left an audit row in the service that made it (who / when / what / why)
         expected_actions = {
             "intake": ["register"],
             "investigation": ["open"],
-            # registration, opening, and the department head told of the determination (DOMAIN.md §5)
-            "notification": ["notify", "notify", "notify"],
-            "penalty": ["open_assessment"],
+            # registration, opening, the department head told of the determination and of the
+            # draft assessment (DOMAIN.md §5)
+            "notification": ["notify", "notify", "notify", "notify"],
+            "penalty": ["assess"],
         }
         for service, actions in expected_actions.items():
-            trail = (await client.get(f"{stack.url(service)}/api/v1/audit", params={"complaint": number})).json()
-            assert [entry["action"] for entry in trail] == actions, (service, trail)
+
+            async def audit_trail(service: str = service, actions: list[str] = actions) -> list[dict[str, Any]]:
+                answer = await client.get(f"{stack.url(service)}/api/v1/audit", params={"complaint": number})
+                found: list[dict[str, Any]] = answer.json()
+                return found if [entry["action"] for entry in found] == actions else []
+
+            trail = await wait_for(audit_trail)
             assert all(entry["actor"] and entry["at"] and entry["after"] for entry in trail)
         assert trail[0]["reason"].startswith("investigation.responsibility_determined")
 

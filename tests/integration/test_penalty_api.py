@@ -18,10 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pytest
 from fastapi import FastAPI
 
+from cqm_shared.policy import PolicyError
+from penalty.adapters.rule_book import RuleBook
 from penalty.adapters.unit_of_work import SqlPenaltyUnitOfWork
 from penalty.domain.terms import AccidentClass, Determination, Finding, Party
+from penalty.entrypoints.permissions import approvers_can_act
 from penalty.service import handlers
 from tests.conftest import POLICY_DIR, BrokerNamespace
 from tests.helpers import asgi_client, auth, running_service, unit_of_work
@@ -143,8 +147,8 @@ async def test_appeal_decision_approval_ledger_and_close(database_url: str, brok
             not_gm = await c.post(f"/api/v1/assessments/{first}/decision", json={"upheld": False, "reason": "no"})
             assert not_gm.status_code == 403 and not_gm.headers["content-type"] == "application/problem+json"
         async with client(app, auth("general_manager", "F01")) as c:
-            gm_approving = await c.post(f"/api/v1/assessments/{first}/approval", json={})
-            assert gm_approving.status_code == 403
+            appealed_yet = await c.post(f"/api/v1/assessments/{first}/approval", json={})
+            assert appealed_yet.status_code == 409  # the state refuses first, whoever asks
             stale = await c.post(
                 f"/api/v1/assessments/{first}/decision",
                 json={
@@ -185,6 +189,9 @@ async def test_appeal_decision_approval_ledger_and_close(database_url: str, brok
         async with client(app, auth("department_head", "F01")) as c:
             again = await c.post(f"/api/v1/assessments/{first}/appeal", json={"reason": "once more"})
             assert again.status_code == 409  # the decision is final
+        async with client(app, auth("general_manager", "F01")) as c:
+            gm_approving = await c.post(f"/api/v1/assessments/{first}/approval", json={})
+            assert gm_approving.status_code == 403  # F01's policy gives approval to production operations
         async with client(app, auth("production_operations", "F01")) as c:
             approved = await c.post(f"/api/v1/assessments/{first}/approval", json={"reason": "签准"})
         assert approved.status_code == 200, approved.text
@@ -376,6 +383,7 @@ async def test_rules_of_a_factory_and_factory_isolation(sqlite_url: str, broker_
     assert hidden.status_code == 404 and hidden.headers["content-type"] == "application/problem+json"
     assert unknown.status_code == 404 and unknown_ledger.status_code == 404
     assert not_a_read.status_code == 405
+    assert not_a_read.headers["allow"] == "POST"  # RFC 9110: a 405 names the methods that work
     assert f02.status_code == 200 and f02.json()["entries"] == [] and f02.json()["state"] == "open"
     assert f01.status_code == 404
 
@@ -424,17 +432,23 @@ async def test_reload_keeps_the_old_tables_when_a_file_is_invalid(
 async def test_the_factorys_policy_names_who_approves(
     sqlite_url: str, broker_ns: BrokerNamespace, tmp_path: Path
 ) -> None:
-    """A role the matrix admits but the factory's policy does not name is refused with 403."""
+    """A role the matrix admits but the factory's policy does not name is refused with 403; a
+    policy naming a role that could never act stops the service at load, naming the file."""
     policies = tmp_path / "policies"
     shutil.copytree(POLICY_DIR, policies)
     with (policies / "F01.yaml").open("a", encoding="utf-8") as f:
-        f.write("penalty:\n  approvers: {approve: hr, decide_appeal: general_manager}\n")
+        f.write("penalty:\n  approvers: {approve: general_manager, decide_appeal: general_manager}\n")
     async with running_service("penalty", sqlite_url, broker_ns, policy_dir=policies) as app:
         assessment_id = await assess(app, determination("F01-2611-0301"))
         async with client(app, auth("production_operations", "F01")) as c:
             refused = await c.post(f"/api/v1/assessments/{assessment_id}/approval")
-        async with client(app, auth("admin", "F01")) as c:
+        async with client(app, auth("general_manager", "F01")) as c:
             approved = await c.post(f"/api/v1/assessments/{assessment_id}/approval")
     assert refused.status_code == 403 and refused.headers["content-type"] == "application/problem+json"
-    assert "hr" in refused.json()["detail"]
+    assert "general_manager" in refused.json()["detail"]
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
+
+    with (policies / "F02.yaml").open("a", encoding="utf-8") as f:
+        f.write("penalty:\n  approvers: {approve: hr}\n")
+    with pytest.raises(PolicyError, match=r"F02\.yaml: approvers.approve = 'hr' lacks assessments:approve"):
+        RuleBook(policies, check=approvers_can_act)

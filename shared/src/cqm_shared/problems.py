@@ -9,6 +9,7 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -128,7 +129,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
     methods: set[str] = set()
-    for route in app.router.routes:
+    # Included routers are kept lazily (no `methods` of their own): walk their routes.
+    for context in iter_route_contexts(app.router.routes):
+        route = context.route
         match, _ = route.matches({**request.scope, "method": "GET"})
         route_methods = getattr(route, "methods", None)
         if match is not Match.NONE and route_methods:

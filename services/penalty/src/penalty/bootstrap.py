@@ -18,6 +18,7 @@ from penalty.adapters.rule_book import RuleBook
 from penalty.adapters.unit_of_work import SqlPenaltyUnitOfWork
 from penalty.config import PenaltySettings
 from penalty.entrypoints.consumers import subscriptions
+from penalty.entrypoints.permissions import approvers_can_act
 
 SOURCE = "/services/penalty"
 
@@ -34,7 +35,7 @@ class Penalty:
 def bootstrap(settings: PenaltySettings | None = None, *, clock: Clock | None = None) -> Penalty:
     settings = settings or PenaltySettings()
     clock = clock or SystemClock()
-    rules = RuleBook(settings.policy_dir)
+    rules = RuleBook(settings.policy_dir, check=approvers_can_act)
     runtime = ServiceRuntime(settings, tables=tables, clock=clock, publishes=PUBLISHES)
     units_of_work = sql_units_of_work(
         runtime, SqlPenaltyUnitOfWork, audit=audit_log, translate=to_public, source=SOURCE

@@ -9,6 +9,7 @@ READERS = frozenset(
         R.QUALITY_MANAGER,
         R.DEPARTMENT_HEAD,
         R.PRODUCTION_OPERATIONS,
+        R.GENERAL_MANAGER,  # 总经理: reads, decides penalty appeals
         R.AUDITOR,
         R.ADMIN,
         R.INTEGRATION,

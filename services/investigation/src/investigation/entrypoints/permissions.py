@@ -10,6 +10,7 @@ MATRIX = {
             R.QUALITY_MANAGER,
             R.DEPARTMENT_HEAD,
             R.PRODUCTION_OPERATIONS,
+            R.GENERAL_MANAGER,  # 总经理: reads, decides penalty appeals
             R.AUDITOR,
             R.ADMIN,
         }
@@ -23,7 +24,9 @@ MATRIX = {
     # Customer service answers the customer and follows up (回复/回访); QE may too.
     "investigations:reply": frozenset({R.CUSTOMER_SERVICE, R.QUALITY_ENGINEER, R.QUALITY_MANAGER}),
     # Statistics of the quality meetings and the management review (DOMAIN.md §6).
-    "stats:read": frozenset({R.QUALITY_ENGINEER, R.QUALITY_MANAGER, R.PRODUCTION_OPERATIONS, R.AUDITOR, R.ADMIN}),
+    "stats:read": frozenset(
+        {R.QUALITY_ENGINEER, R.QUALITY_MANAGER, R.PRODUCTION_OPERATIONS, R.GENERAL_MANAGER, R.AUDITOR, R.ADMIN}
+    ),
     "audit:read": frozenset({R.AUDITOR, R.QUALITY_MANAGER, R.ADMIN}),
     "dead_letters:manage": frozenset({R.ADMIN}),  # operations: replay or discard dead letters
 }

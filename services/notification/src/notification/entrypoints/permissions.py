@@ -12,6 +12,7 @@ MATRIX = {
             R.PRODUCTION_OPERATIONS,
             R.HR,
             R.FINANCE,
+            R.GENERAL_MANAGER,  # 总经理: told of appeals to decide
             R.AUDITOR,
             R.ADMIN,
         }

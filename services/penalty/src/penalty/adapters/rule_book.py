@@ -12,9 +12,10 @@ import hashlib
 import json
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from cqm_shared.policy import PolicyBook, UnknownFactory
+from cqm_shared.policy import PolicyBook, PolicyError, UnknownFactory
 from penalty.domain.organisation import Organisation
 from penalty.domain.policy import PenaltyPolicy
 from penalty.service.rules import FactoryRules
@@ -32,8 +33,11 @@ def _digest(policy: PenaltyPolicy, organisation: Organisation) -> str:
 
 
 class RuleBook:
-    def __init__(self, policy_dir: Path) -> None:
+    def __init__(self, policy_dir: Path, check: Callable[[str, FactoryRules], str | None] | None = None) -> None:
+        """`check` returns what is wrong with a factory's rules beyond their own validation
+        (e.g. an approver role that no token may act as), or None."""
         self._dir = policy_dir
+        self._check = check
         self._lock = threading.Lock()
         self._rules = self._load()
         self.warn_illustrative()
@@ -45,6 +49,11 @@ class RuleBook:
         for factory in policies.factories:
             policy, organisation = policies.for_factory(factory), organisations.for_factory(factory)
             loaded[factory] = FactoryRules(policy, organisation, _digest(policy, organisation))
+        problems = [
+            f"{self._dir / (f + '.yaml')}: {p}" for f, r in loaded.items() if self._check and (p := self._check(f, r))
+        ]
+        if problems:
+            raise PolicyError("penalty policy is inconsistent:\n" + "\n".join(problems))
         return loaded
 
     def reload(self) -> dict[str, FactoryRules]:
