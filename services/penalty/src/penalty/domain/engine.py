@@ -129,50 +129,38 @@ def _counted(
 ) -> None:
     """per_occurrence, per_piece and points rules."""
     department = canonical(department, lines.org) or department
+    party_name = party.name if party else None
     for payer in rule.payers:
         for role, payee, fraction in lines.payees(payer, party, department):
-            party_name = party.name if party else None
+            amount, points, ledger = Decimal(0), Decimal(0), None
             if rule.kind is Kind.POINTS:
                 assert payer.points is not None
+                kind, basis = LineKind.POINTS, f"{finding.occurrences} time(s) × {_fmt(payer.points)} points"
                 points = payer.points * finding.occurrences * fraction
-                lines.add(
-                    LineItem(
-                        rule_code=code,
-                        role=role,
-                        payee=payee,
-                        department=department,
-                        kind=LineKind.POINTS,
-                        party=party_name,
-                        basis=f"{finding.occurrences} time(s) × {_fmt(payer.points)} points",
-                        points=points,
-                        points_ledger=rule.ledger.value if rule.ledger else None,
-                    ),
-                    once=True,
-                )
-                continue
-            unit = payer.amount
-            if finding.degree is Degree.SERIOUS and payer.serious_amount is not None:
-                unit = payer.serious_amount
-            assert unit is not None
-            if rule.kind is Kind.PER_PIECE:
-                count, what = finding.pieces, "piece(s)"
+                ledger = rule.ledger.value if rule.ledger else None
             else:
-                count, what = finding.occurrences, "time(s)"
-            share = f" × {_fmt(fraction * HUNDRED)} %" if fraction != 1 else ""
-            degree = " (serious)" if unit is payer.serious_amount and payer.serious_amount is not None else ""
-            lines.add(
-                LineItem(
-                    rule_code=code,
-                    role=role,
-                    payee=payee,
-                    department=department,
-                    kind=LineKind.FINE,
-                    party=party_name,
-                    basis=f"{count} {what} × {_fmt(unit)}{degree}{share}",
-                    amount=lines.policy.rounding(unit * count * fraction),
-                ),
-                once=True,
+                serious = finding.degree is Degree.SERIOUS and payer.serious_amount is not None
+                unit = payer.serious_amount if serious else payer.amount
+                assert unit is not None
+                count, what = (
+                    (finding.pieces, "piece(s)") if rule.kind is Kind.PER_PIECE else (finding.occurrences, "time(s)")
+                )
+                share = f" × {_fmt(fraction * HUNDRED)} %" if fraction != 1 else ""
+                kind, basis = LineKind.FINE, f"{count} {what} × {_fmt(unit)}{' (serious)' if serious else ''}{share}"
+                amount = lines.policy.rounding(unit * count * fraction)
+            line = LineItem(
+                rule_code=code,
+                kind=kind,
+                role=role,
+                payee=payee,
+                department=department,
+                party=party_name,
+                basis=basis,
+                amount=amount,
+                points=points,
+                points_ledger=ledger,
             )
+            lines.add(line, once=True)
 
 
 def _tiered(code: str, rule: Rule, d: Determination, party: Party, lines: _Lines) -> None:
