@@ -442,11 +442,17 @@ async def test_a_stale_version_is_refused_and_nothing_of_it_is_written(
     assert [t for t, _, _ in await published(sessions)] == ["penalty.assessed", "penalty.finalized"]
 
 
-async def test_two_writers_of_one_assessment_on_postgresql_the_second_is_refused(
-    sessions: async_sessionmaker[AsyncSession], database_url: str
-) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite serialises writers: there is no interleaving to refuse")
+async def test_two_writers_of_one_assessment_on_postgresql_the_second_is_refused(postgres_url: str) -> None:
+    """PostgreSQL only: SQLite serialises writers, so there is no interleaving to refuse there."""
+    await asyncio.to_thread(upgrade, migrations_dir("penalty"), postgres_url)
+    engine = create_engine(postgres_url)
+    try:
+        await _two_writers(session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+async def _two_writers(sessions: async_sessionmaker[AsyncSession]) -> None:
     clock = FakeClock(T0)
     make = units(sessions, clock)
     await save(make, assessed())
