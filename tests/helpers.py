@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +20,9 @@ from cqm_shared.db import upgrade
 from cqm_shared.settings import ServiceSettings
 from cqm_shared.uow import Actor, UnitOfWork
 from tests.conftest import POLICY_DIR, BrokerNamespace
+from tests.polling import wait_for
+
+__all__ = ["wait_for"]
 
 T = TypeVar("T")
 U = TypeVar("U", bound=UnitOfWork)
@@ -89,18 +92,6 @@ def unit_of_work(app: FastAPI, kind: type[U], *, at: datetime | None = None, act
     return uow
 
 
-async def wait_for(probe: Callable[[], Awaitable[T]], *, timeout: float = 20.0, interval: float = 0.1) -> T:
-    """Poll until `probe` returns a truthy value; fail with the last value after `timeout`."""
-    deadline = time.monotonic() + timeout
-    value = await probe()
-    while not value:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not reached within {timeout}s (last value: {value!r})")
-        await asyncio.sleep(interval)
-        value = await probe()
-    return value
-
-
 async def publish(ns: BrokerNamespace, routing_key: str, body: bytes, *, message_id: str | None = None) -> None:
     """Publish as another system would: persistent, with publisher confirms."""
     connection = await aio_pika.connect(ns.url)
@@ -125,14 +116,16 @@ async def drain(ns: BrokerNamespace, queue_name: str, *, expect: int, timeout: f
     async with connection:
         channel = await connection.channel()
         queue = await channel.get_queue(queue_name, ensure=True)
-        deadline = time.monotonic() + timeout
-        while len(got) < expect and time.monotonic() < deadline:
+
+        async def all_arrived() -> bool:
             message = await queue.get(fail=False)
-            if message is None:
-                await asyncio.sleep(0.1)
-                continue
-            await message.ack()
-            got.append(message)
+            if message is not None:
+                await message.ack()
+                got.append(message)
+            return len(got) >= expect
+
+        with contextlib.suppress(AssertionError):  # fewer than expected: the caller's assertion says so
+            await wait_for(all_arrived, timeout=timeout, what=f"{expect} messages in {queue_name}")
     return got
 
 

@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from tests.infrastructure import LOCAL_POSTGRES, LOCAL_RABBITMQ, create_database, drop_database
+from tests.polling import poll_until
 
 REPO = Path(__file__).resolve().parent.parent
 SERVICES = ("intake", "investigation", "penalty", "notification")
@@ -75,16 +75,18 @@ class ServiceProcess:
             return False
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def ready() -> bool:
             if not self.alive():
                 raise RuntimeError(f"{self.name} exited during start; its log:\n{self.log()[-3000:]}")
             # The port was only reserved by free_port(): another stack may have taken it since, and
             # its service would answer 200 for this one (uvicorn binds after the lifespan started).
-            if self.ready() and self.listening():
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.name} not ready after {timeout}s; its log:\n{self.log()[-3000:]}")
+            return self.ready() and self.listening()
+
+        try:
+            poll_until(ready, timeout=timeout, what=f"{self.name} ready")
+        except AssertionError as exc:
+            raise RuntimeError(f"{exc}; its log:\n{self.log()[-3000:]}") from None
 
     def listening(self) -> bool:
         """Whether this service's own process holds the listening socket on its port (Linux /proc)."""

@@ -11,6 +11,7 @@ notification, an assessment per determination; and from the stack's dead-letter 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections import Counter
@@ -29,6 +30,7 @@ from cqm_shared.contracts.envelope import CloudEvent, new_event
 from cqm_shared.messaging.consumer import REASON_HEADER
 from tests.drills import infra
 from tests.infrastructure import SUBSCRIPTION_QUEUES
+from tests.polling import wait_for
 from tests.stack import Stack
 
 SOURCE = "https://drills.example.com"
@@ -153,19 +155,20 @@ async def query(url: str, sql: str, params: Mapping[str, Any] | None = None) -> 
 
     A refused connection (server just restarted, or its connection slots briefly full) is tried
     again for a few seconds: the drill counts outcomes, it is not the thing under test."""
-    attempts = 20
-    for attempt in range(attempts):
+
+    async def answered() -> tuple[list[Any]] | None:
         engine = create_async_engine(url, poolclass=NullPool)
         try:
             async with engine.connect() as connection:
-                return list((await connection.execute(sa.text(sql), dict(params or {}))).all())
+                return (list((await connection.execute(sa.text(sql), dict(params or {}))).all()),)
         except (OSError, DBAPIError):
-            if attempt == attempts - 1:
-                raise
+            return None
         finally:
             await engine.dispose()
-        await asyncio.sleep(0.5)
-    raise AssertionError("unreachable")
+
+    found = await wait_for(answered, timeout=10, interval=0.5, what=f"an answer from {url}")
+    assert found is not None  # wait_for returns only a truthy value
+    return found[0]
 
 
 @dataclass
@@ -271,22 +274,26 @@ async def progress(stack: Stack, names: Iterable[str] | None = None) -> dict[str
 
 async def wait_progress(stack: Stack, name: str, at_least: int, timeout: float = 60.0) -> int:
     """Until service `name` has `at_least` rows of its unit of work (to time a fault mid-flow); the count then."""
-    deadline = time.monotonic() + timeout
-    while (done := (await progress(stack, [name]))[name]) < at_least:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{name} did not reach {at_least} rows within {timeout}s (has {done})")
-        await asyncio.sleep(0.05)
-    return done
+
+    async def reached() -> tuple[int] | None:
+        done = (await progress(stack, [name]))[name]
+        return (done,) if done >= at_least else None
+
+    found = await wait_for(reached, timeout=timeout, interval=0.05, what=f"{name} at {at_least} rows")
+    assert found is not None  # wait_for returns only a truthy value
+    return found[0]
 
 
 async def settle(stack: Stack, flow: Flow, *, timeout: float = 120.0, quiet: float = 3.0) -> Tally:
     """Wait until the flow is complete (or nothing moves any more), then a quiet period for late
     doubles: every outbox empty, no message ready in any queue of the stack, counts unchanged.
     Returns the final tally; the caller asserts on it."""
-    deadline = time.monotonic() + timeout
     last: str | None = None
     stable_since = time.monotonic()
-    while True:
+    current: Tally | None = None
+
+    async def settled() -> bool:
+        nonlocal last, stable_since, current
         current = await tally(stack, flow)
         states = await infra.queue_states(stack.rabbitmq_url, [stack.queue_prefix + q for q in QUEUES])
         busy = {q: s.ready for q, s in states.items() if s.ready}
@@ -295,11 +302,12 @@ async def settle(stack: Stack, flow: Flow, *, timeout: float = 120.0, quiet: flo
         if snapshot != last:
             last, stable_since = snapshot, now
         idle = current.outbox_empty and not busy
-        if idle and (current.lost == 0 or now - stable_since >= 10) and now - stable_since >= quiet:
-            return current
-        if now > deadline:
-            return current
-        await asyncio.sleep(0.5)
+        return idle and (current.lost == 0 or now - stable_since >= 10) and now - stable_since >= quiet
+
+    with contextlib.suppress(AssertionError):  # not settled by the deadline: the caller asserts on the tally
+        await wait_for(settled, timeout=timeout, interval=0.5, what="the flow settled")
+    assert current is not None
+    return current
 
 
 # -- dead-letter queues --------------------------------------------------------------------------

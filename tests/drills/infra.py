@@ -12,7 +12,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ import aio_pika
 import asyncpg
 
 from tests.infrastructure import LOCAL_POSTGRES, LOCAL_RABBITMQ, admin_dsn
+from tests.polling import poll_until
 
 RABBITMQ_URL = os.environ.get("RABBITMQ_URL", LOCAL_RABBITMQ)
 POSTGRES_URL = LOCAL_POSTGRES
@@ -47,11 +47,7 @@ def broker_answers(url: str = RABBITMQ_URL) -> bool:
 
 
 def wait_broker(url: str = RABBITMQ_URL, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not broker_answers(url):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"RabbitMQ does not answer at {url} after {timeout}s")
-        time.sleep(0.5)
+    poll_until(lambda: broker_answers(url), timeout=timeout, interval=0.5, what=f"RabbitMQ answering at {url}")
 
 
 def stop_broker_app() -> None:
@@ -82,11 +78,7 @@ def kill_broker() -> int:
     if pid is None:
         raise RuntimeError("no running RabbitMQ node to kill")
     os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while _pid_alive(pid):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"RabbitMQ beam {pid} survived SIGKILL")
-        time.sleep(0.1)
+    poll_until(lambda: not _pid_alive(pid), timeout=30, interval=0.1, what=f"RabbitMQ beam {pid} gone after SIGKILL")
     return pid
 
 
@@ -160,11 +152,7 @@ def database_answers(url: str = POSTGRES_URL) -> bool:
 
 
 def wait_database(url: str = POSTGRES_URL, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not database_answers(url):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"PostgreSQL does not answer at {url} after {timeout}s")
-        time.sleep(0.3)
+    poll_until(lambda: database_answers(url), timeout=timeout, interval=0.3, what=f"PostgreSQL answering at {url}")
 
 
 def _pg_ctl(action: str) -> subprocess.CompletedProcess[str]:

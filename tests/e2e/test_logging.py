@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 from tests.conftest import POLICY_DIR, REPO, BrokerNamespace
 from tests.e2e.conftest import free_port
 from tests.helpers import auth
+from tests.polling import poll_until
 
 PHONE = "13800138000"
 
@@ -66,13 +66,16 @@ def test_a_service_process_logs_requests_without_errors_or_phone_numbers(
     reader.start()
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while get_or_none(f"{base}/health/ready") != 200:
+
+        def ready() -> bool:
             if process.poll() is not None:
                 raise AssertionError("intake exited:\n" + "".join(output))
-            if time.monotonic() > deadline:
-                raise AssertionError("intake did not become ready within 60 s:\n" + "".join(output))
-            time.sleep(0.2)  # poll interval while waiting for readiness
+            return get_or_none(f"{base}/health/ready") == 200
+
+        try:
+            poll_until(ready, timeout=60, what="intake ready")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}:\n" + "".join(output)) from None
         user = auth("customer_service", "F01")
         assert get(f"{base}/health/live") == 200
         assert get(f"{base}/api/v1/complaints?customer={PHONE}", user) == 200

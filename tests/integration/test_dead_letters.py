@@ -243,13 +243,15 @@ async def spend_delivery_limit(ns: BrokerNamespace, queue: str) -> None:
     async with connection:
         channel = await connection.channel()
         source = await channel.get_queue(queue, ensure=False)
-        for _ in range(20):
+
+        async def dead_lettered() -> bool:
             message = await source.get(no_ack=False, fail=False)
             if message is None:
-                return
+                return True
             await message.nack(requeue=True)
-            await asyncio.sleep(0.05)
-    raise AssertionError("the broker never dead-lettered the message")
+            return False
+
+        await wait_for(dead_lettered, timeout=10, interval=0.05, what="the broker dead-lettering the message")
 
 
 async def test_replay_goes_to_the_original_queue_only_by_id_reason_or_all(

@@ -69,6 +69,7 @@ from penalty.domain.terms import (
 from penalty.service import handlers
 from tests.conftest import POLICY_DIR
 from tests.helpers import migrations_dir
+from tests.polling import wait_for
 
 T0 = datetime(2026, 11, 21, 8, 30, tzinfo=UTC)
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -642,15 +643,31 @@ async def test_a_stale_period_is_refused(sessions: async_sessionmaker[AsyncSessi
     assert (refused.value.expected, refused.value.actual) == (5, 0)
 
 
-async def test_a_period_read_is_locked_until_the_reader_commits(sessions: async_sessionmaker[AsyncSession]) -> None:
-    """PostgreSQL: SELECT … FOR UPDATE; SQLite: the writer holds the database. Either way a
-    close waits for the assessment landing in the period, and then sees it."""
+async def test_a_period_read_is_locked_until_the_reader_commits(postgres_url: str) -> None:
+    """PostgreSQL: SELECT … FOR UPDATE – a close waits for the assessment landing in the period,
+    and then sees it. (SQLite serialises writers: a second writer cannot even begin.)"""
+    await asyncio.to_thread(upgrade, migrations_dir("penalty"), postgres_url)
+    engine = create_engine(postgres_url)
+    try:
+        await _close_waits_for_the_holder(session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+async def _close_waits_for_the_holder(sessions: async_sessionmaker[AsyncSession]) -> None:
     clock = FakeClock(T0)
     make = units(sessions, clock)
     uow = make()
     async with uow:
         uow.periods.add(LedgerPeriod(factory="F01", period="2026-11"))
         await uow.commit()
+
+    async def lock_waiters() -> int:
+        async with sessions() as session:
+            sql = (
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            return int((await session.execute(sa.text(sql))).scalar_one())
 
     holder = make()
     async with holder:
@@ -667,8 +684,8 @@ async def test_a_period_read_is_locked_until_the_reader_commits(sessions: async_
             return found
 
         closing = asyncio.create_task(close())
-        await asyncio.sleep(0.5)
-        assert not closing.done()  # waits for the holder
+        await wait_for(lock_waiters, what="the close waiting on the period's row lock")
+        assert not closing.done()  # blocked by the holder, not finished
         holder.assessments.add(assessed())
         await holder.commit()
     with pytest.raises(InvalidTransition, match="not approved yet"):  # it saw the draft that landed
