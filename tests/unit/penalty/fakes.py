@@ -119,10 +119,6 @@ class MemoryPeriods(PeriodRepository):
         found = self.rows.get(f"{factory}/{period}")
         return self._track(copy.deepcopy(found)) if found is not None else None
 
-    async def latest_closed(self, factory: str) -> str | None:
-        closed = await self.closed_periods(factory)
-        return closed[-1] if closed else None
-
     async def closed_periods(self, factory: str) -> list[str]:
         return [p.period for p in self._of(factory) if p.state is PeriodState.CLOSED]
 

@@ -443,15 +443,6 @@ class SqlPeriodRepository(PeriodRepository):
             )
         )
 
-    async def latest_closed(self, factory: str) -> str | None:
-        t = ledger_periods
-        latest: str | None = (
-            await self._session.execute(
-                sa.select(sa.func.max(t.c.period)).where(t.c.factory == factory, t.c.state == PeriodState.CLOSED.value)
-            )
-        ).scalar_one_or_none()
-        return latest
-
     async def closed_periods(self, factory: str) -> list[str]:
         t = ledger_periods
         found = await self._session.execute(

@@ -301,7 +301,7 @@ class Ledger:
         return self.period_state is not None and self.period_state.closed
 
 
-def _entries(factory: str, period: str, found: list[Assessment]) -> tuple[list[LedgerEntry], Decimal, int]:
+def _entries(period: str, found: list[Assessment]) -> tuple[list[LedgerEntry], Decimal, int]:
     entries: list[LedgerEntry] = []
     compensation = Decimal(0)
     pending = 0
@@ -321,7 +321,7 @@ def _entries(factory: str, period: str, found: list[Assessment]) -> tuple[list[L
 
 async def _ledger(uow: PenaltyUnitOfWork, rules: RuleSource, factory: str, period: str) -> Ledger:
     found = await uow.assessments.in_ledger(factory, period)
-    entries, compensation, pending = _entries(factory, period, found)
+    entries, compensation, pending = _entries(period, found)
     return Ledger(
         factory=factory,
         period=period,

@@ -47,9 +47,6 @@ class PeriodRepository(Repository[LedgerPeriod], abc.ABC):
         """The period, locked for this unit of work (a concurrent close waits) unless `lock` is False."""
 
     @abc.abstractmethod
-    async def latest_closed(self, factory: str) -> str | None: ...
-
-    @abc.abstractmethod
     async def closed_periods(self, factory: str) -> list[str]: ...
 
 
