@@ -30,7 +30,8 @@ ROUTES = {
     "ledger:close": "POST /api/v1/ledger/{factory}/{yyyy-mm}/close",
     "rules:read": "GET /api/v1/rules/{factory}",
     "rules:reload": "POST /api/v1/rules/reload",
-    "notifications:read": "GET /api/v1/notifications",
+    "notifications:read": "GET /api/v1/notifications, GET /api/v1/timers",
+    "inbox:read": "GET /api/v1/inbox, POST /api/v1/inbox/{id}/read",
     "audit:read": "GET /api/v1/audit",
     "dead_letters:manage": "GET /admin/dead-letters[/{queue}/messages[/{id}]], POST …/{queue}/replay, …/{id}/discard",
 }

@@ -130,8 +130,9 @@ async def test_a_determination_is_assessed_approved_told_to_hr_and_finance_and_e
         ]
         for n in finalized:
             assert "900.00" in n["subject"] and number in n["subject"]
-            assert f"计入 {period} 月度台账" in n["body"] and "处罚对象 Payees: 4" in n["body"]
-            assert "合计罚款 Total fines: 900.00 元 CNY" in n["body"]
+            # a shared inbox reads Chinese, then English (templates/zh and templates/en)
+            assert f"计入 {period} 月度考核台账" in n["body"] and "处罚对象：4 个" in n["body"]
+            assert "Total fines: 900.00 CNY" in n["body"] and n["locale"] == "both"
         # HR and finance read them in their inbox
         inbox = await client.get(
             f"{notification}/api/v1/notifications", params={"complaint": number, "recipient": "role:hr"}, headers=HR

@@ -106,7 +106,11 @@ async def test_one_complaint_end_to_end(stack: Stack, broker_ns: BrokerNamespace
             ("investigation", "SpanKind.PRODUCER"),
             ("notification", "SpanKind.CONSUMER"),
         } <= kinds
-        assert len([s for s in in_trace if s["resource"]["attributes"]["service.name"] == "notification"]) == 2
+        told = [s for s in in_trace if s["resource"]["attributes"]["service.name"] == "notification"]
+        # complaint.registered and investigation.opened consumed; the notification.delivered
+        # events of their in-app notices continue the same trace
+        assert len([s for s in told if s["kind"] == "SpanKind.CONSUMER"]) == 2
+        assert ("notification", "SpanKind.PRODUCER") in kinds
 
         # penalty: a responsibility determination from the exchange opens an assessment
         determination = new_event(
@@ -160,10 +164,15 @@ async def test_one_complaint_end_to_end(stack: Stack, broker_ns: BrokerNamespace
             async def audit_trail(service: str = service, actions: list[str] = actions) -> list[dict[str, Any]]:
                 answer = await client.get(f"{stack.url(service)}/api/v1/audit", params={"complaint": number})
                 found: list[dict[str, Any]] = answer.json()
-                return found if [entry["action"] for entry in found] == actions else []
+                # notification also audits the deadline timers it schedules ("schedule")
+                told = [entry for entry in found if entry["action"] != "schedule"]
+                return found if [entry["action"] for entry in told] == actions else []
 
             trail = await wait_for(audit_trail)
             assert all(entry["actor"] and entry["at"] and entry["after"] for entry in trail)
+            if service == "notification":
+                # the opened case's deadlines became reminder and escalation timers
+                assert "schedule" in [entry["action"] for entry in trail]
         assert trail[0]["reason"].startswith("investigation.responsibility_determined")
 
         # 50 concurrent registrations in the same factory and month: 50 consecutive numbers

@@ -142,6 +142,10 @@ CALLS: dict[tuple[str, str, str], Call] = {
     ("penalty", "POST", "/api/v1/rules/reload"): Call(200),
     ("penalty", "GET", "/api/v1/audit"): Call(200, params={"complaint": "{number}"}),
     ("notification", "GET", "/api/v1/notifications"): Call(200, params={"complaint": "{number}"}),
+    ("notification", "GET", "/api/v1/timers"): Call(200, params={"complaint": "{number}"}),
+    ("notification", "GET", "/api/v1/inbox"): Call(200),
+    # `{notification_id}` is in no one's inbox: 404 (past access control)
+    ("notification", "POST", "/api/v1/inbox/{notification_id}/read"): Call(404),
     ("notification", "GET", "/api/v1/audit"): Call(200, params={"complaint": "{number}"}),
     # Every service mounts the dead-letter tool; `{queue}` is one of its queues, no message exists.
     **{
@@ -253,7 +257,11 @@ async def test_each_role_gets_exactly_what_the_matrix_allows_on_every_route(
                 running_service(service, f"sqlite+aiosqlite:///{tmp_path}/{service}.db", broker_ns, **unlimited)
             )
         assert uncovered(service, app) == []
-        ids = {"number": await register(intake, "F01"), "message_id": "no-such-message"}
+        ids = {
+            "number": await register(intake, "F01"),
+            "message_id": "no-such-message",
+            "notification_id": "no-such-notice",
+        }
         ids["queue"] = next(iter(app.state.runtime.consumed))
         if service == "intake":
             async with client(intake, auth("admin", "F01")) as c:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from faststream import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
@@ -20,6 +20,19 @@ from cqm_shared.outages import DatabaseGate
 from cqm_shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+
+class Worker(Protocol):
+    """A background loop of a service (e.g. notification's timers), started and stopped with it."""
+
+    name: str
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    @property
+    def running(self) -> bool: ...
 
 
 class ServiceRuntime:
@@ -65,6 +78,7 @@ class ServiceRuntime:
         self._queues: list[tuple[Any, list[str]]] = []
         self.consumed: dict[str, list[str]] = {}  # queue name -> event types (for the AsyncAPI document)
         self._subscribers: list[Any] = []
+        self._workers: list[Worker] = []
         for event_type, model in (publishes or {}).items():
             # Documentation only (AsyncAPI): the relay publishes rows, not through these.
             self.broker.publisher(
@@ -113,6 +127,10 @@ class ServiceRuntime:
         self.consumed[name] = list(sub.handlers)
         self._subscribers.append(subscriber)
 
+    def add_worker(self, worker: Worker) -> None:
+        """Run `worker` while the service runs (started after the broker, stopped before it)."""
+        self._workers.append(worker)
+
     async def start(self) -> None:
         await self.broker.connect()
         # Dead-letter queues and every binding exist before the first delivery arrives.
@@ -128,10 +146,14 @@ class ServiceRuntime:
             await dlq.bind(dlx, routing_key=dlq.name)
         await self.broker.start()
         self.relay.start()
+        for worker in self._workers:
+            worker.start()
         self.started = True
         log.info("%s started: %d subscriptions", self.service, len(self._subscribers))
 
     async def stop(self) -> None:
+        for worker in self._workers:
+            await worker.stop()
         await self.database.shutdown()  # messages held for the database go back to their queues
         await self.relay.stop()
         await self.broker.stop()
@@ -153,6 +175,8 @@ class ServiceRuntime:
         idle = [s.queue.name for s in self._subscribers if not await _consuming(s)]
         checks["subscribers"] = "ok" if not idle else f"error: not consuming {', '.join(idle)}"
         checks["outbox_relay"] = "ok" if self.relay.running else "error: stopped"
+        for worker in self._workers:
+            checks[f"{worker.name}_worker"] = "ok" if worker.running else "error: stopped"
         return checks
 
 

@@ -143,9 +143,21 @@ U = TypeVar("U", bound=SqlUnitOfWork)
 
 
 def sql_units_of_work(
-    runtime: ServiceRuntime, cls: type[U], *, audit: sa.Table, translate: Translator, source: str
+    runtime: ServiceRuntime,
+    cls: type[U],
+    *,
+    audit: sa.Table,
+    translate: Translator,
+    source: str,
+    also_wake: Callable[[], None] | None = None,
 ) -> Callable[[Actor, InboxEntry | None], U]:
-    """The factory a service's composition root hands to its API and consumers."""
+    """The factory a service's composition root hands to its API and consumers. `also_wake` is
+    called after each commit besides the outbox relay (e.g. a worker with new work waiting)."""
+
+    def wake() -> None:
+        runtime.relay.wake()
+        if also_wake is not None:
+            also_wake()
 
     def make(actor: Actor, inbox: InboxEntry | None = None) -> U:
         return cls(
@@ -153,7 +165,7 @@ def sql_units_of_work(
             outbox=runtime.tables.outbox,
             inbox_table=runtime.tables.inbox,
             audit_table=audit,
-            after_commit=runtime.relay.wake,
+            after_commit=wake,
             clock=runtime.clock,
             actor=actor,
             source=source,

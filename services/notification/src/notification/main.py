@@ -24,4 +24,6 @@ def create_app(settings: NotificationSettings | None = None, *, clock: Clock | N
         audit_log=audit_log,
     )
     app.state.units_of_work = service.units_of_work
+    app.state.policies = service.policies
+    app.state.service = service
     return app

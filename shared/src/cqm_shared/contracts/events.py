@@ -39,6 +39,8 @@ PENALTY_FINALIZED = "penalty.finalized"
 PENALTY_PERIOD_CLOSED = "penalty.period_closed"
 SLA_WARNING = "sla.warning"
 SLA_BREACHED = "sla.breached"
+NOTIFICATION_DELIVERED = "notification.delivered"
+NOTIFICATION_FAILED = "notification.failed"
 
 
 class _Payload(BaseModel):
@@ -443,6 +445,24 @@ class SlaEvent(_Payload):
     producer: str | None = Field(default=None, description="the service whose deadline it is")
 
 
+class NotificationDelivery(_Payload):
+    """`notification.delivered` / `notification.failed`: one entry of the delivery log."""
+
+    id: str = Field(description="the delivery's id (stable across retries)")
+    number: str = Field(description="the complaint, or ledger/<factory>/<yyyy-mm> for a closed ledger")
+    factory: str
+    cause_id: str = Field(description="the id of the event (or the deadline timer) the notice answers")
+    cause_type: str
+    recipient_role: str
+    recipient: str = Field(description="a person id, or a shared inbox such as role:hr, robot:<name>, webhook:<name>")
+    channel: str = Field(description="in_app, email, wecom, dingtalk, feishu or webhook")
+    status: str = Field(description="delivered or failed")
+    attempts: int = Field(ge=0)
+    urgent: bool = False
+    at: AwareDatetime
+    error: str | None = Field(default=None, description="the last error, for a failed delivery")
+
+
 M = TypeVar("M", bound=BaseModel)
 
 EVENT_PAYLOADS: dict[tuple[str, int], type[BaseModel]] = {
@@ -470,6 +490,8 @@ EVENT_PAYLOADS: dict[tuple[str, int], type[BaseModel]] = {
     (PENALTY_PERIOD_CLOSED, 1): PenaltyPeriodClosed,
     (SLA_WARNING, 1): SlaEvent,
     (SLA_BREACHED, 1): SlaEvent,
+    (NOTIFICATION_DELIVERED, 1): NotificationDelivery,
+    (NOTIFICATION_FAILED, 1): NotificationDelivery,
 }
 
 

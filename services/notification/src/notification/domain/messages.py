@@ -1,10 +1,20 @@
-"""The notices sent for each event, in Chinese and English. Pure: no I/O."""
+"""What each event tells whom. Pure: no I/O, no text.
+
+Every `for_*` function returns one `Notice` per recipient the factory's routes choose: its
+`template` is the trigger's name (templates/<locale>/<trigger>.txt.j2 words it, in Chinese and
+in English) and its `context` is what the template needs, as plain JSON-able values (str, int,
+bool, None, lists and dicts of those): amounts and points are formatted strings (`"961.73"`,
+`"-2"`, the currency apart), times ISO strings to the minute, names are codes. The Chinese and
+English names of the codes (milestones, severities, categories, outcomes, …) are the maps below;
+the renderer makes them the templates' `<kind>_name` filters.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from notification.domain.model import (
     AppealState,
@@ -24,9 +34,10 @@ from notification.domain.model import (
     Share,
     Step,
 )
-from notification.domain.policy import NotificationPolicy
+from notification.domain.policy import Facts, Locale, NotificationPolicy
 
-# Triggers: the event types notification consumes, and triggers derived from them.
+# Triggers: the event types notification consumes, and triggers derived from them. A trigger
+# names its route (policy `routes`) and its template.
 REGISTERED = "complaint.registered"
 BATCH_RETURN = "complaint.batch_return"
 OPENED = "investigation.opened"
@@ -43,130 +54,337 @@ ASSESSED = "penalty.assessed"  # draft line items: first computed, or after the 
 APPEALED = "penalty.appealed"
 FINALIZED = "penalty.finalized"  # approved line items: HR and finance (DOMAIN.md §5)
 PERIOD_CLOSED = "penalty.period_closed"
+# Templates of notices no event's `for_*` builds (the deadline timers, the daily digest).
+SLA_WARNING = "sla.warning"
+SLA_BREACHED = "sla.breached"
+DIGEST = "digest"
+
+TRIGGERS = (
+    REGISTERED,
+    BATCH_RETURN,
+    OPENED,
+    TRIAGED,
+    ENDED_AT_TRIAGE,
+    RESPONSIBILITY,
+    CHARGE_BACK,
+    DISPUTED,
+    RULED,
+    REPLIED,
+    CLOSED,
+    REOPENED,
+    ASSESSED,
+    APPEALED,
+    FINALIZED,
+    PERIOD_CLOSED,
+)
+TEMPLATES = (*TRIGGERS, SLA_WARNING, SLA_BREACHED, DIGEST)
 
 # The route roles an event may name itself: `department:<name>`, `department_head:<name>`.
 RESPONSIBLE_DEPARTMENT = "responsible_department"
 DEPARTMENT_HEAD = "department_head"
 
-MILESTONE_NAMES = {
-    "first_response": "首次响应 first response",
-    "handling_proposal": "处理方案 handling proposal",
-    "customer_reply": "客户回复 customer reply",
-    "customer_reply_latest": "客户回复最迟 customer reply (latest)",
-    "preliminary_report": "初步报告 preliminary report",
-    "close": "结案 close",
-    "onsite_arrival": "到达现场 on-site arrival",
-    "onsite_sheet_return": "现场调查表回传 on-site sheet returned",
-    "onsite_work_report": "现场工作报告 on-site work report",
-    "feedback_slip": "信息事务处理单回复 feedback slip answered",
-    "process_abnormality_reply": "制程异常回复 process abnormality reply",
-    "hazardous_substance_reply": "有害物质客诉回复 hazardous-substance reply",
-    "workshop_training": "车间培训 workshop training",
-    # the monthly penalty cycle (seed 000 §4.2.2)
-    "monthly_summary": "月度客诉汇总 monthly summary",
-    "workshop_proposal": "车间处罚意见 workshop proposal",
-    "production_approval": "生产运营部签准 production operations approval",
+# Route facts: flags a rule's `when.flags` may ask for.
+BATCH_RETURN_FLAG = "batch_return"
+SPECIAL_FLAG = "special:"  # special:<kind>, a special complaint (制程异常, 有害物质)
+
+# -- names, in Chinese and English ---------------------------------------------------------
+
+Names = Mapping[Locale, Mapping[str, str]]
+
+MILESTONE_NAMES: Names = {
+    "zh": {
+        "first_response": "首次响应",
+        "handling_proposal": "处理方案",
+        "customer_reply": "客户回复",
+        "customer_reply_latest": "客户回复（最迟）",
+        "preliminary_report": "初步报告",
+        "close": "结案",
+        "onsite_arrival": "到达现场",
+        "onsite_sheet_return": "现场调查表回传",
+        "onsite_work_report": "现场工作报告",
+        "feedback_slip": "信息事务处理单回复",
+        "process_abnormality_reply": "制程异常回复",
+        "hazardous_substance_reply": "有害物质客诉回复",
+        "workshop_training": "车间培训",
+        # the monthly penalty cycle (seed 000 §4.2.2)
+        "monthly_summary": "月度客诉汇总",
+        "workshop_proposal": "车间处罚意见",
+        "production_approval": "生产运营部签准",
+    },
+    "en": {
+        "first_response": "first response",
+        "handling_proposal": "handling proposal",
+        "customer_reply": "customer reply",
+        "customer_reply_latest": "customer reply (latest)",
+        "preliminary_report": "preliminary report",
+        "close": "closing",
+        "onsite_arrival": "on-site arrival",
+        "onsite_sheet_return": "on-site sheet returned",
+        "onsite_work_report": "on-site work report",
+        "feedback_slip": "feedback slip answered",
+        "process_abnormality_reply": "process abnormality reply",
+        "hazardous_substance_reply": "hazardous-substance reply",
+        "workshop_training": "workshop training",
+        "monthly_summary": "monthly summary",
+        "workshop_proposal": "workshop proposal",
+        "production_approval": "production operations approval",
+    },
 }
 ACTION_MILESTONE = "action:"  # action:<id>, a corrective action's due date
+ACTION_NAMES: Mapping[Locale, str] = {"zh": "纠正措施", "en": "corrective action"}
 
-SEVERITY_NAMES = {"urgent": "紧急", "critical": "特重大", "major": "重大", "moderate": "较大", "minor": "一般"}
-CATEGORY_NAMES = {
-    "quality": "质量问题",
-    "human_factors": "人为因素",
-    "price": "价格",
-    "service": "服务",
-    "maintenance": "维护保养",
-    "legal": "法律/纪律",
-    "help": "求助",
-    "consultation": "咨询",
+SEVERITY_NAMES: Names = {
+    "zh": {"urgent": "紧急", "critical": "特重大", "major": "重大", "moderate": "较大", "minor": "一般"},
+    "en": {"urgent": "urgent", "critical": "critical", "major": "major", "moderate": "moderate", "minor": "minor"},
 }
-SPECIAL_NAMES = {
-    "process_abnormality": "制程异常 process abnormality",
-    "hazardous_substance": "有害物质 hazardous substance",
+CATEGORY_NAMES: Names = {
+    "zh": {
+        "quality": "质量问题",
+        "human_factors": "人为因素",
+        "price": "价格",
+        "service": "服务",
+        "maintenance": "维护保养",
+        "legal": "法律/纪律",
+        "help": "求助",
+        "consultation": "咨询",
+    },
+    "en": {
+        "quality": "quality",
+        "human_factors": "human factors",
+        "price": "price",
+        "service": "service",
+        "maintenance": "maintenance",
+        "legal": "legal or discipline",
+        "help": "request for help",
+        "consultation": "consultation",
+    },
 }
-ACCIDENT_CLASS_NAMES = {
-    "technical_major": "技术性重大事故",
-    "technical_general": "技术性一般事故",
-    "management_major": "管理性重大事故",
-    "management_general": "管理性一般事故",
-    "communication": "部门间沟通失误",
+SPECIAL_NAMES: Names = {
+    "zh": {"process_abnormality": "制程异常", "hazardous_substance": "有害物质"},
+    "en": {"process_abnormality": "process abnormality", "hazardous_substance": "hazardous substance"},
 }
-LOSS_CLASS_NAMES = {"extraordinary": "特大", "major": "重大", "serious": "严重", "general": "一般"}
-DISPUTE_KIND_NAMES = {"objection": "异议", "market_cause": "市场原因"}
-LINE_KIND_NAMES = {
-    "fine": "罚款 fine",
-    "points": "扣分 points",
-    "charge_back": "供应商索赔 charge-back",
-    "exempt": "豁免 exempt",
-    "commission_cancelled": "取消提成 commission cancelled",
+ACCIDENT_CLASS_NAMES: Names = {
+    "zh": {
+        "technical_major": "技术性重大事故",
+        "technical_general": "技术性一般事故",
+        "management_major": "管理性重大事故",
+        "management_general": "管理性一般事故",
+        "communication": "部门间沟通失误",
+    },
+    "en": {
+        "technical_major": "major technical accident",
+        "technical_general": "general technical accident",
+        "management_major": "major management accident",
+        "management_general": "general management accident",
+        "communication": "miscommunication between departments",
+    },
 }
-PAYER_ROLE_NAMES = {
-    "department_head": "部门主管",
-    "responsible_person": "责任人",
-    "person": "责任人",
-    "director": "分管副总",
-    "general_manager": "总经理",
-    "standard_author": "标准编制人",
-    "team": "班组",
-    "workshop": "车间",
-    "process_group_head": "工艺组长",
-    "quality_department_head": "品管部主管",
-    "qc_team": "质检组",
+LOSS_CLASS_NAMES: Names = {
+    "zh": {"extraordinary": "特大", "major": "重大", "serious": "严重", "general": "一般"},
+    "en": {"extraordinary": "extraordinary", "major": "major", "serious": "serious", "general": "general"},
 }
-OUTCOME_NAMES = {
-    "resolved": "已解决 resolved",
-    "not_valid": "投诉不成立 not valid",
-    "non_quality": "非质量问题 not a quality matter",
-    "not_our_fault": "非我司责任 not our fault",
-    "market_cause": "市场原因 market cause",
-    "withdrawn": "已撤回 withdrawn",
+DISPUTE_KIND_NAMES: Names = {
+    "zh": {"objection": "异议", "market_cause": "市场原因"},
+    "en": {"objection": "objection", "market_cause": "market cause"},
+}
+LINE_KIND_NAMES: Names = {
+    "zh": {
+        "fine": "罚款",
+        "points": "扣分",
+        "charge_back": "供应商索赔",
+        "exempt": "豁免",
+        "commission_cancelled": "取消提成",
+    },
+    "en": {
+        "fine": "fine",
+        "points": "points",
+        "charge_back": "charge-back",
+        "exempt": "exempt",
+        "commission_cancelled": "commission cancelled",
+    },
+}
+PAYER_ROLE_NAMES: Names = {
+    "zh": {
+        "department_head": "部门主管",
+        "responsible_person": "责任人",
+        "person": "责任人",
+        "director": "分管副总",
+        "general_manager": "总经理",
+        "standard_author": "标准编制人",
+        "team": "班组",
+        "workshop": "车间",
+        "process_group_head": "工艺组长",
+        "quality_department_head": "品管部主管",
+        "qc_team": "质检组",
+        "supplier": "供应商",
+    },
+    "en": {
+        "department_head": "department head",
+        "responsible_person": "responsible person",
+        "person": "responsible person",
+        "director": "director",
+        "general_manager": "general manager",
+        "standard_author": "standard author",
+        "team": "team",
+        "workshop": "workshop",
+        "process_group_head": "process group head",
+        "quality_department_head": "quality department head",
+        "qc_team": "QC team",
+        "supplier": "supplier",
+    },
+}
+# Roles of the routes, the on-site team (triage's `dispatch`) and the responsibility split.
+ROLE_NAMES: Names = {
+    "zh": {
+        "quality_engineer": "质量工程师",
+        "quality_manager": "品管部主管",
+        "rd_after_sales": "研发售后",
+        "customer_service": "客服",
+        "responsible_department": "责任部门",
+        "department_head": "部门主管",
+        "production_operations": "生产运营部",
+        "purchasing": "采购部",
+        "general_manager": "总经理",
+        "hr": "人事部",
+        "finance": "财务部",
+        "production_vp": "生产副总",
+        "process_group": "工艺组",
+        "workshop_head": "车间主任",
+        "line_qe": "车间质量工程师",
+        "shipping_qc": "出货检验",
+        "line_qc": "过程检验",
+        "process_owner": "工艺责任人",
+        "qc_team": "质检组",
+        "quality_department": "品管部",
+    },
+    "en": {
+        "quality_engineer": "quality engineer",
+        "quality_manager": "quality manager",
+        "rd_after_sales": "R&D after-sales",
+        "customer_service": "customer service",
+        "responsible_department": "responsible department",
+        "department_head": "department head",
+        "production_operations": "production operations",
+        "purchasing": "purchasing",
+        "general_manager": "general manager",
+        "hr": "HR",
+        "finance": "finance",
+        "production_vp": "production VP",
+        "process_group": "process group",
+        "workshop_head": "workshop head",
+        "line_qe": "line QE",
+        "shipping_qc": "shipping QC",
+        "line_qc": "line QC",
+        "process_owner": "process owner",
+        "qc_team": "QC team",
+        "quality_department": "quality department",
+    },
+}
+OUTCOME_NAMES: Names = {
+    "zh": {
+        "resolved": "已解决",
+        "not_valid": "投诉不成立",
+        "non_quality": "非质量问题",
+        "not_our_fault": "非我司责任",
+        "market_cause": "市场原因",
+        "withdrawn": "客户撤诉",
+    },
+    "en": {
+        "resolved": "resolved",
+        "not_valid": "complaint not valid",
+        "non_quality": "not a quality matter",
+        "not_our_fault": "not our fault",
+        "market_cause": "market cause",
+        "withdrawn": "withdrawn",
+    },
+}
+# Who an overdue deadline is escalated to (逾期升级), by level: 0 is the milestone's owner.
+LEVEL_NAMES: Names = {
+    "zh": {"0": "责任人", "1": "部门主管", "2": "分管总监", "3": "总经理"},
+    "en": {"0": "owner", "1": "department head", "2": "director", "3": "general manager"},
+}
+
+# kind -> names: the templates' `<kind>_name` filters.
+NAMES: Mapping[str, Names] = {
+    "milestone": MILESTONE_NAMES,
+    "severity": SEVERITY_NAMES,
+    "category": CATEGORY_NAMES,
+    "special": SPECIAL_NAMES,
+    "accident_class": ACCIDENT_CLASS_NAMES,
+    "loss_class": LOSS_CLASS_NAMES,
+    "dispute_kind": DISPUTE_KIND_NAMES,
+    "line_kind": LINE_KIND_NAMES,
+    "payer_role": PAYER_ROLE_NAMES,
+    "role": ROLE_NAMES,
+    "outcome": OUTCOME_NAMES,
+    "level": LEVEL_NAMES,
 }
 
 
-def milestone_name(milestone: str) -> str:
-    """A milestone's Chinese and English name; an unknown one as it is called."""
+def name(kind: str, code: object, locale: Locale) -> str:
+    """The `locale` name of a code of `kind` (see NAMES); a code without one as it is called."""
+    text = str(code)
+    if kind == "milestone":
+        return milestone_name(text, locale)
+    return NAMES[kind][locale].get(text, text)
+
+
+def milestone_name(milestone: str, locale: Locale | None = None) -> str:
+    """A milestone's name in `locale`; both, Chinese then English, when None. An unknown milestone
+    as it is called."""
+    if locale is None:
+        zh, en = milestone_name(milestone, "zh"), milestone_name(milestone, "en")
+        return zh if zh == en else f"{zh} {en}"
     if milestone.startswith(ACTION_MILESTONE):
-        action = milestone.removeprefix(ACTION_MILESTONE)
-        return f"纠正措施 {action} corrective action {action}"
-    return MILESTONE_NAMES.get(milestone, milestone)
+        return f"{ACTION_NAMES[locale]} {milestone.removeprefix(ACTION_MILESTONE)}"
+    return MILESTONE_NAMES[locale].get(milestone, milestone)
 
 
-def _named(names: Mapping[str, str], value: str) -> str:
-    """`中文 value`, or the value alone when it has no Chinese name."""
-    return f"{names[value]} {value}" if value in names else value
+# -- context values ------------------------------------------------------------------------
 
 
 def _at(at: datetime) -> str:
     return at.isoformat(timespec="minutes")
 
 
-def _percent(share: Decimal) -> str:
-    return f"{share.normalize():f}%"
+def _amount(amount: Decimal) -> str:
+    """Money to the fen: `961.73` (the currency apart)."""
+    return f"{amount:.2f}"
 
 
-def _deadline_lines(deadlines: Iterable[Deadline]) -> list[str]:
-    """The pending deadlines, earliest first."""
+def _points(points: Decimal) -> str:
+    return f"{points.normalize():f}"
+
+
+def _deadlines(deadlines: Iterable[Deadline]) -> list[dict[str, str]]:
+    """The pending deadlines, earliest first: `{milestone, due_at}`."""
     pending = sorted((d for d in deadlines if d.pending), key=lambda d: (d.due_at, d.milestone))
-    return [f"{milestone_name(d.milestone)}: {_at(d.due_at)}" for d in pending]
+    return [{"milestone": d.milestone, "due_at": _at(d.due_at)} for d in pending]
 
 
-def _with_deadlines(lines: list[str], deadlines: Iterable[Deadline]) -> str:
-    due = _deadline_lines(deadlines)
-    return "\n".join(lines + (["期限 Deadlines:", *due] if due else []))
-
-
-def _fan_out(
+def _notices(
     policy: NotificationPolicy,
     trigger: str,
-    subject: str,
-    body: str,
+    context: Mapping[str, Any],
     urgent: bool = False,
     *,
     named: Mapping[str, str | Sequence[str]] | None = None,
     also: Iterable[str] = (),
+    facts: Facts | None = None,
 ) -> list[Notice]:
-    recipients = policy.recipients(trigger, named=named, also=also)
-    return [Notice(role, who, subject, body, urgent) for role, who in recipients]
+    """One notice per recipient of the trigger's route: the rule that chose the recipient may
+    override the event's urgency. The notices share `context` (read, never changed)."""
+    return [
+        Notice(
+            recipient_role=role,
+            recipient=who,
+            template=trigger,
+            context=context,
+            urgent=urgent if rule.urgent is None else rule.urgent,
+            rule=rule,
+        )
+        for role, who, rule in policy.addressed(trigger, named=named, also=also, facts=facts)
+    ]
 
 
 def _department(name: str | None) -> dict[str, str | Sequence[str]]:
@@ -174,176 +392,148 @@ def _department(name: str | None) -> dict[str, str | Sequence[str]]:
     return {RESPONSIBLE_DEPARTMENT: f"department:{name}"} if name else {}
 
 
+# -- complaints and investigations ---------------------------------------------------------
+
+
 def for_registered(complaint: ComplaintSummary, policy: NotificationPolicy) -> list[Notice]:
-    """Registration -> QE and R&D after-sales; batch return -> quality head at once (DOMAIN.md §5)."""
-    body = (
-        f"客户 {complaint.company} 投诉 {complaint.product}: {complaint.phenomenon}\n"
-        f"Customer {complaint.company} complains about {complaint.product}: {complaint.phenomenon}"
-    )
-    notices = _fan_out(
-        policy,
-        REGISTERED,
-        f"新客诉 {complaint.number} / New complaint {complaint.number}",
-        body,
-    )
+    """Registration -> QE and R&D after-sales; batch return -> quality head at once (DOMAIN.md §5).
+    A recipient of both routes gets the batch return's notice only.
+
+    Context: number, factory, company, product, phenomenon, batch_return."""
+    context: dict[str, Any] = {
+        "number": complaint.number,
+        "factory": complaint.factory,
+        "company": complaint.company,
+        "product": complaint.product,
+        "phenomenon": complaint.phenomenon,
+        "batch_return": complaint.batch_return,
+    }
+    facts = Facts(flags=frozenset({BATCH_RETURN_FLAG} if complaint.batch_return else ()))
+    notices = _notices(policy, REGISTERED, context, facts=facts)
     if complaint.batch_return:
-        notices += _fan_out(
-            policy,
-            BATCH_RETURN,
-            f"【紧急】批量退货 {complaint.number} / [URGENT] Batch return {complaint.number}",
-            body,
-            urgent=True,
-        )
+        # one notice per recipient and event: who hears of the batch return hears that alone
+        urgent = _notices(policy, BATCH_RETURN, context, urgent=True, facts=facts)
+        told = {n.recipient for n in urgent}
+        notices = [n for n in notices if n.recipient not in told] + urgent
     return notices
 
 
 def for_opened(opened: CaseOpened, policy: NotificationPolicy) -> list[Notice]:
-    lines = [f"{milestone_name(d.milestone)}: {_at(d.due_at)}" for d in opened.deadlines]
-    body = "调查已立案，期限如下 / Investigation opened, deadlines:\n" + "\n".join(lines)
-    return _fan_out(
-        policy,
-        OPENED,
-        f"调查立案 {opened.number} / Investigation opened {opened.number}",
-        body,
-    )
+    """An opened case -> QE and customer service: its deadlines.
+
+    Context: number, factory, deadlines [{milestone, due_at}]."""
+    context = {"number": opened.number, "factory": opened.factory, "deadlines": _deadlines(opened.deadlines)}
+    return _notices(policy, OPENED, context)
+
+
+def _ended_because(triaged: CaseTriaged) -> str:
+    """Why triage ended the investigation, as an outcome code."""
+    if not triaged.valid:
+        return "not_valid"
+    if triaged.category != "quality":
+        return "non_quality"
+    return "not_our_fault"
 
 
 def for_triaged(triaged: CaseTriaged, policy: NotificationPolicy) -> list[Notice]:
     """Triage -> the responsible department and the on-site team (seed 000 §4.1.1); when it ends
-    the investigation -> customer service, to reply to the customer and close (DOMAIN.md §3.1, §5)."""
-    severity, category = triaged.severity, triaged.category
-    classified = [
-        f"严重度 Severity: {_named(SEVERITY_NAMES, severity)}",
-        f"类别 Category: {_named(CATEGORY_NAMES, category)}",
-    ]
-    if triaged.special:
-        classified.append(f"特殊 Special: {SPECIAL_NAMES.get(triaged.special, triaged.special)}")
+    the investigation -> customer service, to reply to the customer and close (DOMAIN.md §3.1, §5).
+
+    Context: number, factory, severity, category, special, valid, our_fault, deadlines; a triage
+    that goes on also responsible_department and dispatch [role]; one that ends it, reason (an
+    outcome code: not_valid, non_quality or not_our_fault)."""
+    context: dict[str, Any] = {
+        "number": triaged.number,
+        "factory": triaged.factory,
+        "severity": triaged.severity,
+        "category": triaged.category,
+        "special": triaged.special,
+        "valid": triaged.valid,
+        "our_fault": triaged.our_fault,
+        "deadlines": _deadlines(triaged.deadlines),
+    }
+    facts = Facts(
+        severity=triaged.severity,
+        flags=frozenset({f"{SPECIAL_FLAG}{triaged.special}"} if triaged.special else ()),
+    )
     if triaged.ends_investigation:
-        if not triaged.valid:
-            why, english = "投诉不成立", "the complaint is not valid"
-        elif category != "quality":
-            why, english = "非质量问题", "not a quality matter"
-        else:
-            why, english = "非我司责任", "not our fault"
-        lines = [
-            f"客诉 {triaged.number} 经确认无需调查（{why}）：请回复客户并结案。",
-            f"Complaint {triaged.number} needs no investigation ({english}): reply to the customer and close.",
-            *classified,
-        ]
-        return _fan_out(
-            policy,
-            ENDED_AT_TRIAGE,
-            f"请回复客户并结案 {triaged.number} / Reply to the customer and close {triaged.number}",
-            _with_deadlines(lines, triaged.deadlines),
-        )
-    lines = [
-        f"客诉 {triaged.number} 已确认分类：{SEVERITY_NAMES.get(severity, severity)}，"
-        f"{CATEGORY_NAMES.get(category, category)}。责任部门请调查并回复信息事务处理单。",
-        f"Complaint {triaged.number} triaged: severity {severity}, category {category}. "
-        "The responsible department investigates and answers the feedback slip.",
-        *classified,
-    ]
-    if triaged.responsible_department:
-        lines.append(f"责任部门 Responsible department: {triaged.responsible_department}")
-    if triaged.dispatch:
-        lines.append(f"外派现场 Dispatched on site: {', '.join(triaged.dispatch)}")
-    return _fan_out(
+        context["reason"] = _ended_because(triaged)
+        return _notices(policy, ENDED_AT_TRIAGE, context, facts=facts)
+    context["responsible_department"] = triaged.responsible_department
+    context["dispatch"] = list(triaged.dispatch)
+    return _notices(
         policy,
         TRIAGED,
-        f"客诉分类 {triaged.number}：{SEVERITY_NAMES.get(severity, severity)}/{CATEGORY_NAMES.get(category, category)}"
-        f" / Complaint triaged {triaged.number}: {severity}/{category}",
-        _with_deadlines(lines, triaged.deadlines),
+        context,
         named=_department(triaged.responsible_department),
         also=triaged.dispatch,
+        facts=facts,
     )
 
 
-def _party(p: Share) -> str:
-    about = ", ".join(x for x in (p.department, p.role) if x and x != p.name)
-    return f"- {p.name}{f' ({about})' if about else ''}: {_percent(p.share)}"
+def _party(p: Share) -> dict[str, str | None]:
+    return {"name": p.name, "share": _points(p.share), "kind": p.kind, "department": p.department, "role": p.role}
 
 
 def for_responsibility(assigned: ResponsibilityAssigned, policy: NotificationPolicy) -> list[Notice]:
     """Responsibility -> the department head: the parties, their shares and until when a dispute
-    may be filed (seed 000 §4.3.3.2.3); a supplier's share -> purchasing (charge-back, seed 001 §5.3.2)."""
-    n, number = assigned.determination, assigned.number
-    lines = [f"客诉 {number} 责任判定（第 {n} 次）/ Responsibility determined for {number} (determination {n}):"]
-    if assigned.supersedes is not None:
-        lines.append(f"取代第 {assigned.supersedes} 次判定 / supersedes determination {assigned.supersedes}")
-    lines += [_party(p) for p in assigned.parties]
-    if assigned.accident_class:
-        lines.append(f"事故类别 Accident class: {_named(ACCIDENT_CLASS_NAMES, assigned.accident_class)}")
-    loss = f"损失 Loss: {assigned.loss_amount} 元 CNY"
-    if assigned.loss_class:
-        loss += f" ({_named(LOSS_CLASS_NAMES, assigned.loss_class)})"
-    lines.append(loss)
-    if assigned.dispute_window_ends_at is not None:
-        until = _at(assigned.dispute_window_ends_at)
-        lines += [f"异议期至 {until}，如有异议或市场原因请于此前提出。", f"Disputes may be filed until {until}."]
-    body = "\n".join(lines)
-    notices = _fan_out(policy, RESPONSIBILITY, f"责任判定 {number} / Responsibility determined {number}", body)
+    may be filed (seed 000 §4.3.3.2.3); a supplier's share -> purchasing (charge-back, seed 001 §5.3.2).
+
+    Context: number, factory, determination, supersedes, parties [{name, share (percent), kind,
+    department, role}], accident_class, loss_amount, loss_class, currency, charge_back,
+    dispute_until; the charge-back's parties are the suppliers."""
+    context: dict[str, Any] = {
+        "number": assigned.number,
+        "factory": assigned.factory,
+        "determination": assigned.determination,
+        "supersedes": assigned.supersedes,
+        "parties": [_party(p) for p in assigned.parties],
+        "accident_class": assigned.accident_class,
+        "loss_amount": _amount(assigned.loss_amount),
+        "loss_class": assigned.loss_class,
+        "currency": "CNY",
+        "charge_back": assigned.charge_back,
+        "dispute_until": _at(assigned.dispute_window_ends_at) if assigned.dispute_window_ends_at else None,
+    }
+    notices = _notices(policy, RESPONSIBILITY, context)
     if assigned.charge_back:
         suppliers = [p for p in assigned.parties if p.kind == "supplier"] or list(assigned.parties)
-        notices += _fan_out(
-            policy,
-            CHARGE_BACK,
-            f"供应商索赔 {number} / Supplier charge-back {number}",
-            "\n".join(
-                [
-                    f"客诉 {number} 的损失应向供应商追偿。",
-                    f"The losses of complaint {number} are charged back to the supplier.",
-                    *(_party(p) for p in suppliers),
-                    loss,
-                ]
-            ),
-        )
+        notices += _notices(policy, CHARGE_BACK, {**context, "parties": [_party(p) for p in suppliers]})
     return notices
 
 
 def for_disputed(dispute: DisputeFiled, policy: NotificationPolicy) -> list[Notice]:
-    """A dispute -> production operations, who rule finally (seed 000 §4.3.3.2.4)."""
-    kind, english = DISPUTE_KIND_NAMES.get(dispute.kind, dispute.kind), dispute.kind.replace("_", " ")
-    lines = [
-        f"{dispute.department} 对客诉 {dispute.number} 第 {dispute.against} 次责任判定提出{kind}，请生产运营部终裁。",
-        f"{dispute.department} disputes determination {dispute.against} of complaint {dispute.number} ({english}): "
-        "production operations to rule.",
-    ]
-    if dispute.reason:
-        lines.append(f"理由 Reason: {dispute.reason}")
-    return _fan_out(
-        policy,
-        DISPUTED,
-        f"责任异议待裁决 {dispute.number} / Dispute to rule {dispute.number}",
-        "\n".join(lines),
-    )
+    """A dispute -> production operations, who rule finally (seed 000 §4.3.3.2.4).
+
+    Context: number, factory, kind (objection or market_cause), department, against, reason."""
+    context = {
+        "number": dispute.number,
+        "factory": dispute.factory,
+        "kind": dispute.kind,
+        "department": dispute.department,
+        "against": dispute.against,
+        "reason": dispute.reason,
+    }
+    return _notices(policy, DISPUTED, context)
 
 
 def for_ruled(ruling: DisputeRuling, policy: NotificationPolicy) -> list[Notice]:
     """A ruling -> the quality engineer and the disputing department (`department:<name>` when the
-    event names it, else the directory's responsible department)."""
-    kind, english = DISPUTE_KIND_NAMES.get(ruling.kind, ruling.kind), ruling.kind.replace("_", " ")
-    if ruling.upheld:
-        verdict = [f"生产运营部裁决：{kind}成立。", f"Production operations upheld the dispute ({english})."]
-        if ruling.responsibility_cleared:
-            verdict.append("市场原因成立，无责任方 / Market cause accepted: nobody is responsible.")
-        elif ruling.determination is not None:
-            verdict.append(f"新的责任判定：第 {ruling.determination} 次 / New determination {ruling.determination}.")
-    else:
-        verdict = [
-            f"生产运营部裁决：{kind}不成立，原判定维持。",
-            f"Production operations dismissed the dispute ({english}): the determination stands.",
-        ]
-    if ruling.department:
-        verdict.append(f"提出异议部门 Disputing department: {ruling.department}")
-    if ruling.reason:
-        verdict.append(f"理由 Reason: {ruling.reason}")
-    return _fan_out(
-        policy,
-        RULED,
-        f"异议裁决 {ruling.number} / Dispute ruled {ruling.number}",
-        "\n".join([f"客诉 {ruling.number} / Complaint {ruling.number}", *verdict]),
-        named=_department(ruling.department),
-    )
+    event names it, else the directory's responsible department).
+
+    Context: number, factory, kind, upheld, determination, responsibility_cleared, department,
+    reason."""
+    context = {
+        "number": ruling.number,
+        "factory": ruling.factory,
+        "kind": ruling.kind,
+        "upheld": ruling.upheld,
+        "determination": ruling.determination,
+        "responsibility_cleared": ruling.responsibility_cleared,
+        "department": ruling.department,
+        "reason": ruling.reason,
+    }
+    return _notices(policy, RULED, context, named=_department(ruling.department))
 
 
 def progress_trigger(progress: CaseProgress) -> str | None:
@@ -352,78 +542,86 @@ def progress_trigger(progress: CaseProgress) -> str | None:
 
 
 def for_progress(progress: CaseProgress, policy: NotificationPolicy) -> list[Notice]:
-    """The final reply, the closing or a reopening -> customer service and the quality engineer."""
-    number = progress.number
+    """The final reply, the closing or a reopening -> customer service and the quality engineer.
+
+    Context: number, factory, round, outcome (of a closing), reason, deadlines."""
     trigger = progress_trigger(progress)
     if trigger is None:
         return []
-    if progress.step is Step.FINAL_REPLY:
-        subject = f"已最终回复客户 {number} / Final reply sent {number}"
-        lines = [
-            f"客诉 {number} 已向客户发送最终回复：请回访并结案。",
-            f"The final reply of complaint {number} was sent to the customer: follow up and close.",
-        ]
-    elif progress.step is Step.CLOSED:
-        outcome = OUTCOME_NAMES.get(progress.outcome or "", progress.outcome or "")
-        subject = f"客诉结案 {number} / Complaint closed {number}"
-        lines = [f"客诉 {number} 已结案。", f"Complaint {number} is closed.", f"结果 Outcome: {outcome}"]
-    else:
-        r = progress.round
-        subject = f"客诉重开 {number}（第 {r} 轮）/ Complaint reopened {number} (round {r})"
-        lines = [
-            f"客户不接受处理结果，客诉 {number} 重开，第 {r} 轮处理开始。",
-            f"The customer did not accept the result: complaint {number} is reopened, handling round {r} begins.",
-        ]
-    if progress.reason:
-        lines.append(f"原因 Reason: {progress.reason}")
-    return _fan_out(policy, trigger, subject, _with_deadlines(lines, progress.deadlines))
+    context = {
+        "number": progress.number,
+        "factory": progress.factory,
+        "round": progress.round,
+        "outcome": progress.outcome,
+        "reason": progress.reason,
+        "deadlines": _deadlines(progress.deadlines),
+    }
+    return _notices(policy, trigger, context)
 
 
 # -- penalty (考核) --------------------------------------------------------------------------
 
 
-def _money(amount: Decimal, currency: str = "CNY") -> str:
-    return f"{amount:.2f} 元 {currency}" if currency == "CNY" else f"{amount:.2f} {currency}"
+def _item(position: int, line: PenaltyItem) -> dict[str, Any]:
+    """One line item: amounts as strings; `original_amount` only when the appeal changed it;
+    `department` only when it is not the payee itself."""
+    was = line.original_amount
+    return {
+        "position": position,
+        "rule_code": line.rule_code,
+        "kind": line.kind,
+        "role": line.role,
+        "payee_id": line.payee_id,
+        "payee": line.payee,
+        "department": line.department if line.department and line.department != line.payee else None,
+        "amount": _amount(line.amount),
+        "points": _points(line.points),
+        "original_amount": _amount(was) if was is not None and was != line.amount else None,
+        "unresolved": line.unresolved,
+    }
 
 
-def _points(points: Decimal) -> str:
-    return f"{points.normalize():f}"
+def _appeal(appeal: AppealState | None, lines: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    if appeal is None:
+        return None
+    return {
+        "by": appeal.by,
+        "reason": appeal.reason,
+        "lines": list(appeal.lines),
+        "contested": [lines[i] for i in appeal.lines if 0 <= i < len(lines)],  # none: the whole assessment
+        "decided": appeal.decided,
+        "upheld": appeal.upheld,
+        "decision": appeal.decision,
+    }
 
 
-def _item(line: PenaltyItem, currency: str) -> str:
-    """`- 5.2.6 部门主管 department_head 张主任 (装配车间): 100.00 元 CNY`, with what it is and was."""
-    role = _named(PAYER_ROLE_NAMES, line.role)
-    where = f" ({line.department})" if line.department and line.department != line.payee else ""
-    if line.kind == "points":
-        what = f"{_points(line.points)} 分 points"
-    elif line.kind == "fine":
-        what = _money(line.amount, currency)
-    else:
-        what = f"{LINE_KIND_NAMES.get(line.kind, line.kind)} {line.amount:.2f}"
-    if line.original_amount is not None and line.original_amount != line.amount:
-        what += f"（原 was {line.original_amount:.2f}）"
-    if line.unresolved:
-        what += "（待人事确定责任人 HR resolves the person）"
-    return f"- {line.rule_code} {role} {line.payee}{where}: {what}"
-
-
-def _items(penalty: PenaltyNotice) -> list[str]:
-    lines = [_item(line, penalty.currency) for line in penalty.lines]
-    lines.append(f"合计罚款 Total fines: {_money(penalty.total, penalty.currency)}")
-    if penalty.charge_backs:
-        lines.append(f"供应商索赔（不计入内部台账）Charge-backs (outside the ledger): {_money(penalty.charge_backs)}")
-    if penalty.adjustment:
-        lines.append(
-            f"原期间已关账，作为调整计入 {penalty.period}。"
-            f" / Its own period was closed: an adjustment in {penalty.period}."
-        )
-    if penalty.illustrative:
-        lines.append(
-            "【注意】部分金额按示意系数计算（制度未印系数表），请按本厂系数核对。"
-            " / [NOTE] Some amounts use illustrative coefficients (the seed prints none): check them against the "
-            "factory's table."
-        )
-    return lines
+def _penalty(penalty: PenaltyNotice) -> dict[str, Any]:
+    """Context of every penalty template: number, factory, assessment_id, stage, status, period,
+    currency, lines [{position, rule_code, kind, role, payee_id, payee, department, amount,
+    points, original_amount, unresolved}], total, charge_backs (None when none), adjustment,
+    illustrative, supersedes, appeal ({by, reason, lines, contested [line], decided, upheld,
+    decision} or None), approved_by, payees, unresolved (lines HR resolves), deadlines."""
+    lines = [_item(i, line) for i, line in enumerate(penalty.lines)]
+    return {
+        "number": penalty.number,
+        "factory": penalty.factory,
+        "assessment_id": penalty.assessment_id,
+        "stage": penalty.stage.value,
+        "status": penalty.status,
+        "period": penalty.period,
+        "currency": penalty.currency,
+        "lines": lines,
+        "total": _amount(penalty.total),
+        "charge_backs": _amount(penalty.charge_backs) if penalty.charge_backs else None,
+        "adjustment": penalty.adjustment,
+        "illustrative": penalty.illustrative,
+        "supersedes": list(penalty.supersedes),
+        "appeal": _appeal(penalty.appeal, lines),
+        "approved_by": penalty.approved_by,
+        "payees": penalty.payees,
+        "unresolved": sum(line.unresolved for line in penalty.lines),
+        "deadlines": _deadlines(penalty.deadlines),
+    }
 
 
 def _heads(penalty: PenaltyNotice) -> dict[str, str | Sequence[str]]:
@@ -440,129 +638,52 @@ def assessed_tells(penalty: PenaltyNotice) -> bool:
     return penalty.appeal is None or penalty.appeal.decided
 
 
-def _decision(appeal: AppealState) -> list[str]:
-    if appeal.upheld:
-        lines = ["总经理裁决：申诉成立，金额已调整。", "The general manager upheld the appeal: amounts changed."]
-    else:
-        lines = ["总经理裁决：申诉驳回，原考核维持。", "The general manager dismissed the appeal: the lines stand."]
-    if appeal.decision:
-        lines.append(f"裁决理由 Decision: {appeal.decision}")
-    return lines
-
-
 def for_assessed(penalty: PenaltyNotice, policy: NotificationPolicy) -> list[Notice]:
     """Draft line items -> the heads of the departments they name: the total and, while no appeal
     was decided, that the penalised may appeal to the general manager once before approval
     (seed 002 篇二 §四.9); after the decision, the decision (final) and the approval next."""
-    number, appeal = penalty.number, penalty.appeal
     if not assessed_tells(penalty):
         return []
-    if appeal is None:
-        subject = f"考核草案 {number} / Penalty draft {number}"
-        lines = [
-            f"客诉 {number} 的考核明细（草案）已计算，计入 {penalty.period} 月度台账：",
-            f"The penalty line items (draft) of complaint {number} are computed, in the {penalty.period} ledger:",
-        ]
-        if penalty.supersedes:
-            lines.append(f"取代 Supersedes: {', '.join(penalty.supersedes)}")
-        lines += _items(penalty)
-        lines += [
-            "如有异议，被处罚部门可在生产运营部签准前向总经理申诉（一次）。",
-            "The penalised department may appeal to the general manager once, before production operations approves.",
-        ]
-    else:
-        subject = f"考核申诉已裁决 {number} / Penalty appeal decided {number}"
-        lines = [f"客诉 {number} 的考核申诉已裁决。", f"The penalty appeal of complaint {number} is decided."]
-        lines += _decision(appeal)
-        lines += _items(penalty)
-        lines += ["裁决为终局，待生产运营部签准。", "The decision is final: production operations approves next."]
-    return _fan_out(
-        policy,
-        ASSESSED,
-        subject,
-        _with_deadlines(lines, penalty.deadlines),
-        named=_heads(penalty),
-    )
+    return _notices(policy, ASSESSED, _penalty(penalty), named=_heads(penalty))
 
 
 def for_appealed(penalty: PenaltyNotice, policy: NotificationPolicy) -> list[Notice]:
     """An appeal (申诉) -> the general manager, who decides it (seed 002 篇二 §四.9)."""
-    number, appeal = penalty.number, penalty.appeal
-    lines = [
-        f"客诉 {number} 的考核被申诉，请总经理裁决。",
-        f"The penalty of complaint {number} is appealed: the general manager decides.",
-    ]
-    if appeal is not None:
-        lines.append(f"申诉人 Appealed by: {appeal.by}")
-        if appeal.reason:
-            lines.append(f"理由 Reason: {appeal.reason}")
-        contested = [penalty.lines[i] for i in appeal.lines if 0 <= i < len(penalty.lines)]
-        if contested:
-            lines.append("申诉明细 Contested lines:")
-            lines += [_item(line, penalty.currency) for line in contested]
-        else:
-            lines.append("申诉全部明细 The whole assessment is contested.")
-    lines += ["全部明细 All lines:", *_items(penalty)]
-    return _fan_out(
-        policy,
-        APPEALED,
-        f"考核申诉待裁决 {number} / Penalty appeal to decide {number}",
-        _with_deadlines(lines, penalty.deadlines),
-    )
+    return _notices(policy, APPEALED, _penalty(penalty))
 
 
 def for_finalized(penalty: PenaltyNotice, policy: NotificationPolicy) -> list[Notice]:
     """Approved line items -> HR and finance (DOMAIN.md §5: penalty approved -> HR and finance)."""
-    number = penalty.number
-    lines = [
-        f"客诉 {number} 的考核已签准，计入 {penalty.period} 月度台账，请人事/财务执行。",
-        f"The penalty of complaint {number} is approved, in the {penalty.period} ledger: HR and finance to apply it.",
-    ]
-    if penalty.approved_by:
-        lines.append(f"签准人 Approved by: {penalty.approved_by}")
-    lines.append(f"处罚对象 Payees: {penalty.payees}")
-    if penalty.appeal is not None and penalty.appeal.decided:
-        lines += _decision(penalty.appeal)
-    lines += _items(penalty)
-    unresolved = sum(line.unresolved for line in penalty.lines)
-    if unresolved:
-        lines.append(f"{unresolved} 条明细待人事确定责任人 / {unresolved} line(s) for HR to name the person")
-    flag = " [示意系数 illustrative]" if penalty.illustrative else ""
-    return _fan_out(
-        policy,
-        FINALIZED,
-        f"考核已签准 {number}：{penalty.total:.2f} 元 / Penalty approved {number}: {penalty.total:.2f} CNY{flag}",
-        "\n".join(lines),
-    )
+    return _notices(policy, FINALIZED, _penalty(penalty))
 
 
 def for_period_closed(closed: PeriodClosed, policy: NotificationPolicy) -> list[Notice]:
-    """A closed monthly ledger -> HR and finance: the totals and the cost of poor quality."""
-    factory, period = closed.factory, closed.period
-    lines = [
-        f"{factory} {period} 月度考核台账已关账（{closed.closed_by}），此后更正计入下月。",
-        f"The {period} penalty ledger of {factory} is closed by {closed.closed_by}: corrections land in the next "
-        "month.",
-        f"赔偿 Compensation: {_money(closed.compensation)}",
-        f"罚款 Fines: {_money(closed.fines)}",
-        f"供应商索赔 Charge-backs: {_money(closed.charge_backs)}",
-        f"质量成本 Cost of poor quality: {_money(closed.cost_of_poor_quality)}",
-        f"绩效分 Performance points: {_points(closed.performance_points)}",
-        f"管理分 Management points: {_points(closed.management_points)}",
-    ]
-    if closed.unresolved_lines:
-        n = closed.unresolved_lines
-        lines.append(f"{n} 条明细待人事确定责任人 / {n} line(s) for HR to name the person")
-    if closed.departments:
-        lines.append("各部门 Per department:")
-        lines += [
-            f"- {name}: {_money(t.fines)}, 绩效分 performance {_points(t.performance_points)}, "
-            f"管理分 management {_points(t.management_points)}, {t.lines} 条 lines"
-            for name, t in closed.departments
-        ]
-    return _fan_out(
-        policy,
-        PERIOD_CLOSED,
-        f"月度考核台账关账 {factory} {period} / Penalty ledger closed {factory} {period}",
-        "\n".join(lines),
-    )
+    """A closed monthly ledger -> HR and finance: the totals and the cost of poor quality.
+
+    Context: factory, period, closed_by, currency, compensation, fines, charge_backs,
+    cost_of_poor_quality, performance_points, management_points, unresolved_lines, departments
+    [{name, fines, performance_points, management_points, lines}]."""
+    context = {
+        "factory": closed.factory,
+        "period": closed.period,
+        "closed_by": closed.closed_by,
+        "currency": "CNY",
+        "compensation": _amount(closed.compensation),
+        "fines": _amount(closed.fines),
+        "charge_backs": _amount(closed.charge_backs),
+        "cost_of_poor_quality": _amount(closed.cost_of_poor_quality),
+        "performance_points": _points(closed.performance_points),
+        "management_points": _points(closed.management_points),
+        "unresolved_lines": closed.unresolved_lines,
+        "departments": [
+            {
+                "name": department,
+                "fines": _amount(t.fines),
+                "performance_points": _points(t.performance_points),
+                "management_points": _points(t.management_points),
+                "lines": t.lines,
+            }
+            for department, t in closed.departments
+        ],
+    }
+    return _notices(policy, PERIOD_CLOSED, context)

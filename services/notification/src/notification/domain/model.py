@@ -1,9 +1,10 @@
 """Notifications (通知). Pure: no I/O.
 
-A `Dispatch` is what one consumed event made notification send: one notice per recipient,
-on one channel. In-app is the only channel yet: an in-app notice is delivered when its
-dispatch commits (the stored row is the delivery). Every dispatch is audited: who, the
-recipients, the channel, and why (the event's type and id).
+A `Dispatch` is what one consumed event (or one fired deadline timer) made notification
+send: a `Delivery` per recipient and channel (domain/deliveries.py). An in-app notice is
+delivered when its dispatch commits (the stored row is the delivery); the other channels are
+sent by the delivery worker. Every dispatch is audited: who, the recipients, the channels,
+and why (the event's type and id).
 
 What notification reads of other services' events is kept in its own terms
 (`ComplaintSummary`, `CaseOpened`, `CaseTriaged`, …): only what its messages say, translated
@@ -12,25 +13,16 @@ from the public payloads at the edge (entrypoints/consumers.py).
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
 
 from cqm_shared.domain import Aggregate, DomainEvent
-
-# Notification ids are derived from (event, recipient, channel): a replay names the same rows.
-_IDS = uuid.UUID("5f3c2a61-8d0e-4b7a-9c61-2f0a6e1d9b44")
-
-
-class Channel(StrEnum):
-    IN_APP = "in_app"
-
-
-class DeliveryStatus(StrEnum):
-    DELIVERED = "delivered"
+from notification.domain.deliveries import Delivery, DeliveryFacts, DeliveryStatus
+from notification.domain.policy import RouteRule
 
 
 @dataclass(frozen=True)
@@ -266,27 +258,19 @@ class Cause:
 
 @dataclass(frozen=True)
 class Notice:
-    """What to tell whom (before it is sent on a channel)."""
+    """What to tell whom (before it is rendered and sent on a channel).
+
+    `template` and `context` say what to tell; the text is rendered per recipient locale
+    (templates/<locale>/<template>.txt.j2). `rule` is the route rule that chose the recipient:
+    it names the channels.
+    """
 
     recipient_role: str
     recipient: str
-    subject: str
-    body: str
+    template: str
+    context: Mapping[str, Any] = field(default_factory=dict)
     urgent: bool = False
-
-
-@dataclass(frozen=True)
-class Notification:
-    """A notice as sent to one recipient on the dispatch's channel."""
-
-    id: str
-    recipient_role: str
-    recipient: str
-    urgent: bool
-    subject: str
-    body: str
-    status: DeliveryStatus
-    delivered_at: datetime | None
+    rule: RouteRule | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -296,13 +280,14 @@ class Notified(DomainEvent):
     event_type: str
     number: str
     factory: str
-    channel: Channel
     recipients: tuple[str, ...]
+    delivered: tuple[DeliveryFacts, ...]  # the in-app notices, delivered as they are written
 
 
 @dataclass
 class Dispatch(Aggregate):
-    """The notices one event caused, on one channel. Written once (never updated yet)."""
+    """The notices one event (or one fired timer) caused: a delivery per recipient and channel.
+    Written once; each delivery then lives on as its own aggregate (`Delivery`)."""
 
     entity: ClassVar[str] = "notification"
 
@@ -310,9 +295,8 @@ class Dispatch(Aggregate):
     event_type: str
     number: str
     factory: str
-    channel: Channel
     created_at: datetime
-    notifications: tuple[Notification, ...]
+    deliveries: tuple[Delivery, ...]
     version: int = 0
 
     @property
@@ -327,41 +311,25 @@ class Dispatch(Aggregate):
         return {
             "event_id": self.event_id,
             "event_type": self.event_type,
-            "channel": self.channel.value,
-            "recipients": [n.recipient for n in self.notifications],
-            "urgent": [n.recipient for n in self.notifications if n.urgent],
+            "deliveries": [f"{d.recipient} ({d.channel.value})" for d in self.deliveries],
+            "urgent": sorted({d.recipient for d in self.deliveries if d.urgent}),
         }
 
-    def to(self, recipient: str | None) -> tuple[Notification, ...]:
-        """The notifications addressed to `recipient` (all of them when None)."""
-        return tuple(n for n in self.notifications if recipient is None or n.recipient == recipient)
+    def to(self, recipient: str | None) -> tuple[Delivery, ...]:
+        """The deliveries addressed to `recipient` (all of them when None)."""
+        return tuple(d for d in self.deliveries if recipient is None or d.recipient == recipient)
 
     @classmethod
-    def in_app(
-        cls, cause: Cause, number: str, factory: str, notices: list[Notice], *, at: datetime, reason: str
+    def of(
+        cls, cause: Cause, number: str, factory: str, deliveries: list[Delivery], *, at: datetime, reason: str
     ) -> Dispatch:
-        """In-app notices: delivered when the dispatch commits."""
-        channel = Channel.IN_APP
         dispatch = cls(
             event_id=cause.event_id,
             event_type=cause.event_type,
             number=number,
             factory=factory,
-            channel=channel,
             created_at=at,
-            notifications=tuple(
-                Notification(
-                    id=str(uuid.uuid5(_IDS, f"{cause.event_id}/{n.recipient}/{channel.value}")),
-                    recipient_role=n.recipient_role,
-                    recipient=n.recipient,
-                    urgent=n.urgent,
-                    subject=n.subject,
-                    body=n.body,
-                    status=DeliveryStatus.DELIVERED,
-                    delivered_at=at,
-                )
-                for n in notices
-            ),
+            deliveries=tuple(deliveries),
         )
         dispatch.record(
             Notified(
@@ -371,8 +339,8 @@ class Dispatch(Aggregate):
                 event_type=cause.event_type,
                 number=number,
                 factory=factory,
-                channel=channel,
-                recipients=tuple(n.recipient for n in notices),
+                recipients=tuple(dict.fromkeys(d.recipient for d in deliveries)),
+                delivered=tuple(d.facts() for d in deliveries if d.status is DeliveryStatus.DELIVERED),
             ),
             before=None,
         )

@@ -10,19 +10,25 @@ from pydantic import BaseModel
 from cqm_shared.contracts import events as public
 from cqm_shared.contracts.complaint import ComplaintRecord
 from cqm_shared.contracts.events import (
+    ACTION_ADDED,
+    ACTION_VERIFIED,
     COMPLAINT_REGISTERED,
+    CONTAINMENT_RECORDED,
     CUSTOMER_REPLIED,
     DISPUTE_RULED,
     INVESTIGATION_CLOSED,
     INVESTIGATION_OPENED,
     INVESTIGATION_REOPENED,
     INVESTIGATION_TRIAGED,
+    INVESTIGATION_UPDATED,
     PENALTY_APPEALED,
     PENALTY_ASSESSED,
     PENALTY_FINALIZED,
     PENALTY_PERIOD_CLOSED,
     RESPONSIBILITY_DETERMINED,
     RESPONSIBILITY_DISPUTED,
+    ROOT_CAUSE_RECORDED,
+    CaseStatus,
     InvestigationOpened,
 )
 from cqm_shared.messaging.consumer import Handles, Message, Subscription
@@ -45,8 +51,10 @@ from notification.domain.model import (
     Share,
     Step,
 )
+from notification.domain.timers import DeadlineFact
 from notification.service.handlers import (
-    Policies,
+    DeadlineUpdate,
+    Notifying,
     notify_disputed,
     notify_opened,
     notify_penalty,
@@ -56,6 +64,7 @@ from notification.service.handlers import (
     notify_responsibility,
     notify_ruled,
     notify_triaged,
+    track_deadlines,
 )
 from notification.service.unit_of_work import NotificationUnitOfWork
 
@@ -66,8 +75,59 @@ T_contra = TypeVar("T_contra", contravariant=True)
 
 class UseCase(Protocol[T_contra]):
     def __call__(
-        self, uow: NotificationUnitOfWork, cause: Cause, about: T_contra, policies: Policies, /, *, why: str
+        self,
+        uow: NotificationUnitOfWork,
+        cause: Cause,
+        about: T_contra,
+        notifying: Notifying,
+        /,
+        *,
+        why: str,
+        deadlines: DeadlineUpdate | None = None,
     ) -> Awaitable[None]: ...
+
+
+def _facts(deadlines: Iterable[public.Deadline]) -> tuple[DeadlineFact, ...]:
+    return tuple(
+        DeadlineFact(milestone=d.milestone, due_at=d.due_at, state=d.state, round=d.round, source=d.source)
+        for d in deadlines
+    )
+
+
+def case_deadlines(payload: CaseStatus | InvestigationOpened) -> DeadlineUpdate:
+    """The deadlines every `investigation.*` event carries, at the case's version."""
+    number: str = getattr(payload, "number", "")
+    factory: str = getattr(payload, "factory", "")
+    department = getattr(payload, "responsible_department", None)
+    if department is None and isinstance(payload, public.ResponsibilityDetermined):
+        department = next((p.department or p.name for p in payload.parties if p.kind.value == "department"), None)
+    return DeadlineUpdate(
+        key=f"case:{number}",
+        factory=factory,
+        number=number,
+        producer="investigation",
+        version=payload.version,
+        deadlines=_facts(payload.deadlines),
+        department=department,
+    )
+
+
+def assessment_deadlines(payload: public.PenaltyAssessment) -> DeadlineUpdate:
+    """The monthly cycle of an assessment (seed 000 §4.2.2); a replaced or void one has none left."""
+    settled = payload.status in ("superseded", "void")
+    deadlines = _facts(payload.deadlines)
+    if settled:
+        deadlines = tuple(DeadlineFact(d.milestone, d.due_at, "cancelled", d.round, d.source) for d in deadlines)
+    department = next((line.department for line in payload.lines if line.department), None)
+    return DeadlineUpdate(
+        key=f"assessment:{payload.assessment_id}",
+        factory=payload.factory,
+        number=payload.number,
+        producer="penalty",
+        version=payload.version,
+        deadlines=deadlines,
+        department=department,
+    )
 
 
 def complaint_summary(record: ComplaintRecord) -> ComplaintSummary:
@@ -274,112 +334,91 @@ def _cause(message: Message[Any]) -> Cause:
     return Cause(event_id=message.id, event_type=message.type)
 
 
-def on_complaint_registered(policies: Policies) -> Handles:
+def on_complaint_registered(notifying: Notifying) -> Handles:
     async def handle(uow: NotificationUnitOfWork, message: Message[ComplaintRecord]) -> None:
         summary = complaint_summary(message.data)
-        await notify_registered(uow, _cause(message), summary, policies, why=message.why)
+        await notify_registered(uow, _cause(message), summary, notifying, why=message.why)
 
     return Handles(handle)
 
 
-def on_investigation_opened(policies: Policies) -> Handles:
-    async def handle(uow: NotificationUnitOfWork, message: Message[InvestigationOpened]) -> None:
-        await notify_opened(uow, _cause(message), case_opened(message.data), policies, why=message.why)
-
-    return Handles(handle)
-
-
-def _on(translate: Callable[[P], T], use_case: UseCase[T], policies: Policies) -> Handles:
-    """A payload translated into notification's terms, then the use case."""
+def _on(
+    translate: Callable[[P], T],
+    use_case: UseCase[T],
+    notifying: Notifying,
+    deadlines: Callable[[P], DeadlineUpdate] | None = None,
+) -> Handles:
+    """A payload translated into notification's terms, then the use case (with the deadlines it states)."""
 
     async def handle(uow: NotificationUnitOfWork, message: Message[P]) -> None:
-        await use_case(uow, _cause(message), translate(message.data), policies, why=message.why)
+        update = deadlines(message.data) if deadlines is not None else None
+        await use_case(uow, _cause(message), translate(message.data), notifying, why=message.why, deadlines=update)
 
     return Handles(handle)
 
 
-def on_investigation_triaged(policies: Policies) -> Handles:
-    return _on(case_triaged, notify_triaged, policies)
+def on_deadlines_only(notifying: Notifying) -> Handles:
+    """Events that tell nobody but carry the case's deadlines at its version."""
+
+    async def handle(uow: NotificationUnitOfWork, message: Message[CaseStatus]) -> None:
+        await track_deadlines(uow, _cause(message), case_deadlines(message.data), notifying, why=message.why)
+
+    return Handles(handle)
 
 
-def on_responsibility_determined(policies: Policies) -> Handles:
-    return _on(responsibility_assigned, notify_responsibility, policies)
+def on_period_closed(notifying: Notifying) -> Handles:
+    async def handle(uow: NotificationUnitOfWork, message: Message[public.PenaltyPeriodClosed]) -> None:
+        await notify_period_closed(uow, _cause(message), period_closed(message.data), notifying, why=message.why)
+
+    return Handles(handle)
 
 
-def on_responsibility_disputed(policies: Policies) -> Handles:
-    return _on(dispute_filed, notify_disputed, policies)
-
-
-def on_dispute_ruled(policies: Policies) -> Handles:
-    return _on(dispute_ruling, notify_ruled, policies)
-
-
-def on_customer_replied(policies: Policies) -> Handles:
-    return _on(customer_replied, notify_progress, policies)
-
-
-def on_investigation_closed(policies: Policies) -> Handles:
-    return _on(case_closed, notify_progress, policies)
-
-
-def on_investigation_reopened(policies: Policies) -> Handles:
-    return _on(case_reopened, notify_progress, policies)
-
-
-def on_penalty_assessed(policies: Policies) -> Handles:
-    return _on(penalty_assessed, notify_penalty, policies)
-
-
-def on_penalty_appealed(policies: Policies) -> Handles:
-    return _on(penalty_appealed, notify_penalty, policies)
-
-
-def on_penalty_finalized(policies: Policies) -> Handles:
-    return _on(penalty_finalized, notify_penalty, policies)
-
-
-def on_period_closed(policies: Policies) -> Handles:
-    return _on(period_closed, notify_period_closed, policies)
-
-
-def subscriptions(policies: Policies) -> list[Subscription]:
+def subscriptions(notifying: Notifying) -> list[Subscription]:
+    case = case_deadlines
+    deadlines_only = on_deadlines_only(notifying)
     return [
         Subscription(
             purpose="complaints",
-            handlers={COMPLAINT_REGISTERED: on_complaint_registered(policies)},
+            handlers={COMPLAINT_REGISTERED: on_complaint_registered(notifying)},
             description="Tells QE and R&D after-sales of new complaints; the quality head of batch returns.",
         ),
         Subscription(
             purpose="investigations",
             handlers={
-                INVESTIGATION_OPENED: on_investigation_opened(policies),
-                INVESTIGATION_TRIAGED: on_investigation_triaged(policies),
-                RESPONSIBILITY_DETERMINED: on_responsibility_determined(policies),
-                RESPONSIBILITY_DISPUTED: on_responsibility_disputed(policies),
-                DISPUTE_RULED: on_dispute_ruled(policies),
-                CUSTOMER_REPLIED: on_customer_replied(policies),
-                INVESTIGATION_CLOSED: on_investigation_closed(policies),
-                INVESTIGATION_REOPENED: on_investigation_reopened(policies),
+                INVESTIGATION_OPENED: _on(case_opened, notify_opened, notifying, case),
+                INVESTIGATION_TRIAGED: _on(case_triaged, notify_triaged, notifying, case),
+                RESPONSIBILITY_DETERMINED: _on(responsibility_assigned, notify_responsibility, notifying, case),
+                RESPONSIBILITY_DISPUTED: _on(dispute_filed, notify_disputed, notifying, case),
+                DISPUTE_RULED: _on(dispute_ruling, notify_ruled, notifying, case),
+                CUSTOMER_REPLIED: _on(customer_replied, notify_progress, notifying, case),
+                INVESTIGATION_CLOSED: _on(case_closed, notify_progress, notifying, case),
+                INVESTIGATION_REOPENED: _on(case_reopened, notify_progress, notifying, case),
+                CONTAINMENT_RECORDED: deadlines_only,
+                ROOT_CAUSE_RECORDED: deadlines_only,
+                ACTION_ADDED: deadlines_only,
+                ACTION_VERIFIED: deadlines_only,
+                INVESTIGATION_UPDATED: deadlines_only,
             },
             description=(
                 "Tells QE and customer service the deadlines of a new case; the responsible department and "
                 "the on-site team of a triage; the department head of a responsibility (purchasing of a "
                 "charge-back); production operations of a dispute, QE and the department of its ruling; "
-                "customer service and QE of the final reply, the closing and a reopening."
+                "customer service and QE of the final reply, the closing and a reopening. Every event's "
+                "deadlines (at the case's version) set, move or cancel the reminder and escalation timers."
             ),
         ),
         Subscription(
             purpose="penalties",
             handlers={
-                PENALTY_ASSESSED: on_penalty_assessed(policies),
-                PENALTY_APPEALED: on_penalty_appealed(policies),
-                PENALTY_FINALIZED: on_penalty_finalized(policies),
-                PENALTY_PERIOD_CLOSED: on_period_closed(policies),
+                PENALTY_ASSESSED: _on(penalty_assessed, notify_penalty, notifying, assessment_deadlines),
+                PENALTY_APPEALED: _on(penalty_appealed, notify_penalty, notifying, assessment_deadlines),
+                PENALTY_FINALIZED: _on(penalty_finalized, notify_penalty, notifying, assessment_deadlines),
+                PENALTY_PERIOD_CLOSED: on_period_closed(notifying),
             },
             description=(
                 "Tells the heads of the penalised departments of a draft assessment (and of the appeal "
                 "decision), the general manager of an appeal, HR and finance of the approved line items and "
-                "of a closed monthly ledger."
+                "of a closed monthly ledger. The monthly cycle's deadlines are timed."
             ),
         ),
     ]
