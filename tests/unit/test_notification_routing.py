@@ -121,8 +121,8 @@ def test_opened_case_lists_deadlines_to_qe_and_customer_service() -> None:
     )
     notices = for_opened(opened, POLICY)
     assert {n.recipient_role for n in notices} == {"quality_engineer", "customer_service"}
-    assert notices[0].context["deadlines"] == [{"milestone": "first_response", "due_at": "2026-11-21T08:00+00:00"}]
-    assert "- 首次响应：2026-11-21T08:00+00:00" in RENDERER.render(notices[0].template, "zh", notices[0].context).body
+    assert notices[0].context["deadlines"] == [{"milestone": "first_response", "due_at": "2026-11-21 16:00"}]
+    assert "- 首次响应：2026-11-21 16:00" in RENDERER.render(notices[0].template, "zh", notices[0].context).body
     en = RENDERER.render(notices[0].template, "en", notices[0].context)
     assert en.subject == "Investigation opened F01-2611-0003"
-    assert "- first response: 2026-11-21T08:00+00:00" in en.body
+    assert "- first response: 2026-11-21 16:00" in en.body

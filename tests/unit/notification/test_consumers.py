@@ -233,8 +233,8 @@ async def test_an_opened_investigation_message_lists_its_deadlines_and_times_the
 
     [dispatch] = await dispatches_of(make(), NUMBER)
     assert {d.recipient_role for d in dispatch.deliveries} == {"quality_engineer", "customer_service"}
-    assert "- 结案：2026-12-06T08:00+00:00" in dispatch.deliveries[0].body
-    assert "- closing: 2026-12-06T08:00+00:00" in dispatch.deliveries[0].body
+    assert "- 结案：2026-12-06 16:00" in dispatch.deliveries[0].body
+    assert "- closing: 2026-12-06 16:00" in dispatch.deliveries[0].body
 
     timers = await timers_of(make(), NUMBER)
     assert {(t.milestone, t.due_at) for t in timers} == {("close", NOW + timedelta(days=15))}

@@ -143,11 +143,11 @@ async def test_an_opened_case_lists_its_deadlines_bilingually(make: Make) -> Non
     notice = dispatch.deliveries[0]
     zh, en = notice.body.split("\n\n")
     assert "已立案调查" in zh and "under investigation" in en
-    assert "- 首次响应：2026-11-22T08:30+00:00" in zh
-    assert "- first response: 2026-11-22T08:30+00:00" in en
-    assert "- 结案：2026-12-06T08:30+00:00" in zh
-    assert "- closing: 2026-12-06T08:30+00:00" in en
-    assert "- site_visit：2026-11-23T08:30+00:00" in zh and "- site_visit: 2026-11-23T08:30+00:00" in en
+    assert "- 首次响应：2026-11-22 16:30" in zh
+    assert "- first response: 2026-11-22 16:30" in en
+    assert "- 结案：2026-12-06 16:30" in zh
+    assert "- closing: 2026-12-06 16:30" in en
+    assert "- site_visit：2026-11-23 16:30" in zh and "- site_visit: 2026-11-23 16:30" in en
     # earliest first
     assert zh.index("首次响应") < zh.index("site_visit") < zh.index("结案")
     assert notice.subject == f"调查立案 {NUMBER} / Investigation opened {NUMBER}"

@@ -146,16 +146,16 @@ def test_a_triage_tells_the_named_department_and_the_on_site_team() -> None:
     assert context["responsible_department"] == "一车间"
     assert context["dispatch"] == ["production_vp", "process_group"]
     # pending deadlines only, earliest first, as ISO strings
-    assert context["deadlines"] == [{"milestone": "feedback_slip", "due_at": "2026-11-23T08:00+00:00"}]
+    assert context["deadlines"] == [{"milestone": "feedback_slip", "due_at": "2026-11-23 16:00"}]
 
     zh, en = render(notices[0], "zh"), render(notices[0], "en")
     assert zh.subject == f"客诉分类 {NUMBER}：紧急/质量问题"
     assert en.subject == f"Complaint triaged {NUMBER}: urgent/quality"
     assert "请责任部门调查原因并回复信息事务处理单" in zh.body
     assert "严重度：紧急\n类别：质量问题\n责任部门：一车间\n外派现场：生产副总、工艺组" in zh.body
-    assert "各节点期限：\n- 信息事务处理单回复：2026-11-23T08:00+00:00" in zh.body
+    assert "各节点期限：\n- 信息事务处理单回复：2026-11-23 16:00" in zh.body
     assert "Sent on site: production VP, process group" in en.body
-    assert "- feedback slip answered: 2026-11-23T08:00+00:00" in en.body
+    assert "- feedback slip answered: 2026-11-23 16:00" in en.body
     assert "首次响应" not in zh.body and "first response" not in en.body  # met
 
 
@@ -201,9 +201,9 @@ def test_a_triage_that_ends_the_investigation_tells_customer_service_to_reply_an
         "严重度：一般",
         "类别：价格",
         "各节点期限：",
-        "- 客户回复：2026-11-22T08:00+00:00",
+        "- 客户回复：2026-11-22 16:00",
     ]
-    assert "- customer reply: 2026-11-22T08:00+00:00" in en.body
+    assert "- customer reply: 2026-11-22 16:00" in en.body
     assert both == Rendered(f"{zh.subject} / {en.subject}", f"{zh.body}\n\n{en.body}")
 
 
@@ -239,7 +239,7 @@ def test_a_determination_tells_the_department_head_the_shares_and_the_dispute_wi
         "department": "品管部",
         "role": "shipping_qc",
     }
-    assert (notice.context["loss_amount"], notice.context["dispute_until"]) == ("12345.60", "2026-11-21T10:00+00:00")
+    assert (notice.context["loss_amount"], notice.context["dispute_until"]) == ("12345.60", "2026-11-21 18:00")
 
     zh, en = render(notice, "zh"), render(notice, "en")
     assert zh.subject == f"责任判定 {NUMBER}（第 1 次）"
@@ -249,12 +249,12 @@ def test_a_determination_tells_the_department_head_the_shares_and_the_dispute_wi
         "- 赵六（一车间，过程检验）：30%",
         "事故类别：管理性一般事故",
         "损失金额：12345.60 元（严重）",
-        "异议期至 2026-11-21T10:00+00:00：如有异议或属市场原因，请在此之前提出。",
+        "异议期至 2026-11-21 18:00：如有异议或属市场原因，请在此之前提出。",
     ]
     assert "- 王五 (品管部, shipping QC): 70%" in en.body
     assert "Accident class: general management accident" in en.body
     assert "Loss: 12345.60 CNY (serious)" in en.body
-    assert "may be filed until 2026-11-21T10:00+00:00" in en.body
+    assert "may be filed until 2026-11-21 18:00" in en.body
 
 
 def test_a_charge_back_tells_purchasing_too() -> None:
@@ -366,13 +366,13 @@ def test_a_closing_says_its_outcome_and_a_reopening_its_round_and_deadlines() ->
         f"客户不接受处理结果，客诉 {NUMBER} 重开，开始第 2 轮处理。",
         "原因：客户不接受",
         "各节点期限：",
-        "- 客户回复：2026-11-22T08:00+00:00",
-        "- 纠正措施 A1：2026-11-29T16:00+00:00",
-        "- 结案：2026-12-06T08:00+00:00",  # not the cancelled close of round 1
+        "- 客户回复：2026-11-22 16:00",
+        "- 纠正措施 A1：2026-11-30 00:00",
+        "- 结案：2026-12-06 16:00",  # not the cancelled close of round 1
     ]
     en = render(reopening, "en")
     assert en.subject == f"Complaint reopened {NUMBER} (round 2)"
-    assert "- corrective action A1: 2026-11-29T16:00+00:00" in en.body
+    assert "- corrective action A1: 2026-11-30 00:00" in en.body
 
 
 def test_a_preliminary_reply_tells_nobody() -> None:

@@ -188,8 +188,8 @@ def test_a_draft_tells_the_heads_of_its_departments_the_total_and_that_they_may_
             [
                 "被处罚部门如有异议，可在生产运营部签准前向总经理申诉（限一次）。",
                 "各节点期限：",  # the monthly cycle's pending deadlines: not the met summary
-                "- 车间处罚意见：2026-12-18T08:00+00:00",
-                "- 生产运营部签准：2026-12-20T08:00+00:00",
+                "- 车间处罚意见：2026-12-18 16:00",
+                "- 生产运营部签准：2026-12-20 16:00",
             ]
         ),
     ]
@@ -197,7 +197,7 @@ def test_a_draft_tells_the_heads_of_its_departments_the_total_and_that_they_may_
     assert "- 5.2.6 general manager 王总: 100.00 CNY" in en.body
     assert "Total fines: 961.73 CNY" in en.body
     assert "may appeal to the general manager once" in en.body and "illustrative coefficients" in en.body
-    assert "- production operations approval: 2026-12-20T08:00+00:00" in en.body
+    assert "- production operations approval: 2026-12-20 16:00" in en.body
     assert "monthly summary" not in en.body
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 from typing import Any
 
 from notification.domain.model import (
@@ -343,8 +344,9 @@ def milestone_name(milestone: str, locale: Locale | None = None) -> str:
 # -- context values ------------------------------------------------------------------------
 
 
-def _at(at: datetime) -> str:
-    return at.isoformat(timespec="minutes")
+def _at(at: datetime, zone: str) -> str:
+    """In the factory's own time, as its people read a deadline: `2026-11-23 09:38`."""
+    return at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
 
 
 def _amount(amount: Decimal) -> str:
@@ -356,10 +358,10 @@ def _points(points: Decimal) -> str:
     return f"{points.normalize():f}"
 
 
-def _deadlines(deadlines: Iterable[Deadline]) -> list[dict[str, str]]:
-    """The pending deadlines, earliest first: `{milestone, due_at}`."""
+def _deadlines(deadlines: Iterable[Deadline], policy: NotificationPolicy) -> list[dict[str, str]]:
+    """The pending deadlines, earliest first, in factory time: `{milestone, due_at}`."""
     pending = sorted((d for d in deadlines if d.pending), key=lambda d: (d.due_at, d.milestone))
-    return [{"milestone": d.milestone, "due_at": _at(d.due_at)} for d in pending]
+    return [{"milestone": d.milestone, "due_at": _at(d.due_at, policy.delivery.timezone)} for d in pending]
 
 
 def _notices(
@@ -422,7 +424,7 @@ def for_opened(opened: CaseOpened, policy: NotificationPolicy) -> list[Notice]:
     """An opened case -> QE and customer service: its deadlines.
 
     Context: number, factory, deadlines [{milestone, due_at}]."""
-    context = {"number": opened.number, "factory": opened.factory, "deadlines": _deadlines(opened.deadlines)}
+    context = {"number": opened.number, "factory": opened.factory, "deadlines": _deadlines(opened.deadlines, policy)}
     return _notices(policy, OPENED, context)
 
 
@@ -450,7 +452,7 @@ def for_triaged(triaged: CaseTriaged, policy: NotificationPolicy) -> list[Notice
         "special": triaged.special,
         "valid": triaged.valid,
         "our_fault": triaged.our_fault,
-        "deadlines": _deadlines(triaged.deadlines),
+        "deadlines": _deadlines(triaged.deadlines, policy),
     }
     facts = Facts(
         severity=triaged.severity,
@@ -493,7 +495,9 @@ def for_responsibility(assigned: ResponsibilityAssigned, policy: NotificationPol
         "loss_class": assigned.loss_class,
         "currency": "CNY",
         "charge_back": assigned.charge_back,
-        "dispute_until": _at(assigned.dispute_window_ends_at) if assigned.dispute_window_ends_at else None,
+        "dispute_until": _at(assigned.dispute_window_ends_at, policy.delivery.timezone)
+        if assigned.dispute_window_ends_at
+        else None,
     }
     notices = _notices(policy, RESPONSIBILITY, context)
     if assigned.charge_back:
@@ -554,7 +558,7 @@ def for_progress(progress: CaseProgress, policy: NotificationPolicy) -> list[Not
         "round": progress.round,
         "outcome": progress.outcome,
         "reason": progress.reason,
-        "deadlines": _deadlines(progress.deadlines),
+        "deadlines": _deadlines(progress.deadlines, policy),
     }
     return _notices(policy, trigger, context)
 
@@ -595,7 +599,7 @@ def _appeal(appeal: AppealState | None, lines: Sequence[dict[str, Any]]) -> dict
     }
 
 
-def _penalty(penalty: PenaltyNotice) -> dict[str, Any]:
+def _penalty(penalty: PenaltyNotice, policy: NotificationPolicy) -> dict[str, Any]:
     """Context of every penalty template: number, factory, assessment_id, stage, status, period,
     currency, lines [{position, rule_code, kind, role, payee_id, payee, department, amount,
     points, original_amount, unresolved}], total, charge_backs (None when none), adjustment,
@@ -620,7 +624,7 @@ def _penalty(penalty: PenaltyNotice) -> dict[str, Any]:
         "approved_by": penalty.approved_by,
         "payees": penalty.payees,
         "unresolved": sum(line.unresolved for line in penalty.lines),
-        "deadlines": _deadlines(penalty.deadlines),
+        "deadlines": _deadlines(penalty.deadlines, policy),
     }
 
 
@@ -644,17 +648,17 @@ def for_assessed(penalty: PenaltyNotice, policy: NotificationPolicy) -> list[Not
     (seed 002 篇二 §四.9); after the decision, the decision (final) and the approval next."""
     if not assessed_tells(penalty):
         return []
-    return _notices(policy, ASSESSED, _penalty(penalty), named=_heads(penalty))
+    return _notices(policy, ASSESSED, _penalty(penalty, policy), named=_heads(penalty))
 
 
 def for_appealed(penalty: PenaltyNotice, policy: NotificationPolicy) -> list[Notice]:
     """An appeal (申诉) -> the general manager, who decides it (seed 002 篇二 §四.9)."""
-    return _notices(policy, APPEALED, _penalty(penalty))
+    return _notices(policy, APPEALED, _penalty(penalty, policy))
 
 
 def for_finalized(penalty: PenaltyNotice, policy: NotificationPolicy) -> list[Notice]:
     """Approved line items -> HR and finance (DOMAIN.md §5: penalty approved -> HR and finance)."""
-    return _notices(policy, FINALIZED, _penalty(penalty))
+    return _notices(policy, FINALIZED, _penalty(penalty, policy))
 
 
 def for_period_closed(closed: PeriodClosed, policy: NotificationPolicy) -> list[Notice]:
