@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
+from cqm_shared.contracts.complaint import DateTimeText
 from cqm_shared.security.access import require
 from cqm_shared.security.principal import Principal
 from notification.domain.deliveries import Delivery
@@ -125,7 +126,7 @@ async def inbox(
     principal: Annotated[Principal, Depends(require("inbox:read"))],
     unread: Annotated[bool, Query(description="only the unread ones")] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    before: Annotated[AwareDatetime | None, Query(description="older than this (the next page)")] = None,
+    before: Annotated[DateTimeText | None, Query(description="older than this (the next page)")] = None,
 ) -> Inbox:
     items, count = await inbox_of(
         _uow(request, principal),
