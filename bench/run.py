@@ -15,9 +15,13 @@
    d. resident memory of each service process after all of that.
 3. For each backend, investigation's statistics on a temporary database of 1,000,000 generated
    cases (bench/investigation_stats.py): p50 / p95 of every stats query, goal p95 ≤ 100 ms.
+4. For each backend, notification's workers in one process (bench/timers.py): lateness of 2,000
+   timers coming due over 25 s among 100,000 pending, and deliveries/s of 2,000 e-mails to a local
+   SMTP server and 2,000 webhooks to a local HTTP server (× raw publish).
 The table goes to stdout and, as markdown, to bench/results/latest.md (for the README).
 
     make bench        # or: uv run --frozen python bench/run.py --events 5000 --seconds 20 --stats-cases 0
+                      #     --timer-pending 0 (no timers / deliveries)
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ sys.path.insert(0, str(REPO))
 import asyncpg  # noqa: E402
 
 from bench import broker, investigation_stats, pipeline  # noqa: E402
+from bench import timers as timer_bench  # noqa: E402
 from bench.common import percentile  # noqa: E402
 from bench.report import Row, machine, markdown, number, ratio, text_table  # noqa: E402
 from cqm_shared.settings import ServiceSettings  # noqa: E402
@@ -323,6 +328,7 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated")
     parser.add_argument("--stats-cases", type=int, default=1_000_000, help="cases of the statistics run (0: skip it)")
     parser.add_argument("--stats-runs", type=int, default=50, help="timed runs of each statistics query")
+    timer_bench.arguments(parser)  # --timer-pending 0 skips the timers and deliveries
     parser.add_argument("--markdown", type=Path, default=REPO / "bench" / "results" / "latest.md", help="written after")
     args = parser.parse_args()
     rabbitmq = os.environ.get("RABBITMQ_URL", LOCAL_RABBITMQ)
@@ -375,16 +381,29 @@ def main() -> None:
                 failures.append(f"{backend} statistics: the run failed:\n{traceback.format_exc()}")
                 say(failures[-1])
 
+    workers: list[timer_bench.BackendResult] = []
+    for backend in ("sqlite", "postgresql"):
+        if args.timer_pending and backend in args.backends.split(","):
+            try:
+                workers.append(timer_bench.measure(backend, args, rabbitmq, postgres, say))
+            except Exception:
+                failures.append(f"{backend} timers and deliveries: the run failed:\n{traceback.format_exc()}")
+                say(failures[-1])
+
     raws = raw_rows(raw)
-    rows = (rows_for(raw, results, args) if results else []) + investigation_stats.rows(stats)
-    backends = list(dict.fromkeys([*results, *(s.backend for s in stats)]))
+    rows = (
+        (rows_for(raw, results, args) if results else [])
+        + investigation_stats.rows(stats)
+        + timer_bench.rows(workers, raw.publish_per_s)
+    )
+    backends = list(dict.fromkeys([*results, *(s.backend for s in stats), *(w.backend for w in workers)]))
     notes = [
         "Import end point: notification's database holds the `investigation.opened` notices of all N "
         "complaints (polled every 0.1 s); the clock starts at the first publish.",
         "Latency to investigation: from each `complaint.submitted`'s scheduled publish time (open loop) "
         "until its `investigation.opened` is delivered to a tap queue bound to the stack's exchange.",
         "Intake latency: open loop, from each request's scheduled send time to its answer.",
-        "Ratios: throughputs to the raw broker's publish-then-drain (import) or publish (intake); latency "
+        "Ratios: throughputs to the raw broker's publish-then-drain (import) or publish (intake, deliveries); latency "
         "to investigation to the raw hop latency; — where the figure has no broker counterpart.",
         "All on one machine: the load generator, RabbitMQ, PostgreSQL and the four services share the cores; "
         "each phase starts after the pipeline has caught up with the previous one.",
@@ -393,6 +412,7 @@ def main() -> None:
         + "; ".join(f"{b}: {r.saturated.client_cpu:.2f} / {r.half.client_cpu:.2f}" for b, r in results.items()),
         "Waits for the pipeline to catch up: " + "; ".join(f"{b}: " + ", ".join(r.waits) for b, r in results.items()),
         *investigation_stats.notes(stats),
+        *timer_bench.notes(workers),
     ]
     for b, r in results.items():
         if not all(r.alive.values()):

@@ -349,7 +349,7 @@ class SqlTimerRepository(TimerRepository):
 
     async def _update(self, x: Timer, expected_version: int) -> None:
         values = _timer_row(x)
-        values.update(claimed_by=None, lease_until=None)
+        values.update(lease_until=None)  # claimed_by stays: which replica fired it
         result = await self._session.execute(
             sa.update(t).where(t.c.id == x.id, t.c.version == expected_version).values(**values)
         )

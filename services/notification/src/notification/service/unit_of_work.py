@@ -87,5 +87,7 @@ class NotificationUnitOfWork(UnitOfWork, abc.ABC):
 
     def repositories(
         self,
-    ) -> tuple[DispatchRepository, DeliveryRepository, ReadMarkRepository, TrackRepository, TimerRepository]:
-        return (self.dispatches, self.deliveries, self.reads, self.tracks, self.timers)
+    ) -> tuple[TimerRepository, TrackRepository, DispatchRepository, DeliveryRepository, ReadMarkRepository]:
+        # Timers first: a replica firing a timer another already fired meets the version check
+        # (StaleVersion, skipped) before it writes that firing's notices.
+        return (self.timers, self.tracks, self.dispatches, self.deliveries, self.reads)
