@@ -19,20 +19,15 @@ class _Sender:
 
     def batches(self, messages: Sequence[Outgoing]) -> list[list[Outgoing]]:
         if isinstance(self._channel, RobotSender):
-            by_id = {m.id: m for m in messages}
             # A notice too long for one post is cut (with "…") by the robot when sent.
-            return [[by_id[o.id] for o in group] for group in self._channel.split([_out(m) for m in messages])]
+            return self._channel.split(messages)
         return [[m] for m in messages]
 
     async def send(self, messages: Sequence[Outgoing]) -> None:
         try:
-            await self._channel.send([_out(m) for m in messages])
+            await self._channel.send(messages)
         except base.DeliveryFailed as exc:
             raise SendFailed(str(exc), permanent=exc.permanent, retry_after=exc.retry_after, sent=exc.sent) from exc
-
-
-def _out(m: Outgoing) -> base.Outgoing:
-    return base.Outgoing(id=m.id, subject=m.subject, body=m.body, address=m.address, urgent=m.urgent, data=m.data)
 
 
 class PolicySenders:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
+
+from notification.service.ports import Outgoing as Outgoing  # the port's message, one type end to end
 
 # Platforms whose answer carries no Retry-After but says "too fast" are retried after a minute:
 # their limits are counted per minute (about 20 messages a minute per group).
@@ -29,18 +30,6 @@ def epoch_seconds(now: datetime) -> int:
 
 def epoch_milliseconds(now: datetime) -> int:
     return (now - EPOCH) // timedelta(milliseconds=1)
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """One notice on its way out."""
-
-    id: str  # the delivery id: idempotency key (Standard Webhooks `webhook-id`, the e-mail's Message-ID)
-    subject: str
-    body: str  # plain text
-    address: str | None  # e-mail address for SMTP; None for robots and webhooks
-    urgent: bool = False
-    data: Mapping[str, Any] = field(default_factory=dict)  # structured facts for the webhook JSON
 
 
 class DeliveryFailed(Exception):
