@@ -6,7 +6,7 @@ export UV_PYTHON := 3.11
 # The Makefile is a developer's workflow: what it starts accepts the development JWT secret.
 export ENVIRONMENT ?= development
 
-.PHONY: run test install lint typecheck unit integration e2e fuzz drills bench dlq token apikey permissions clean
+.PHONY: run test install browser lint typecheck unit integration e2e fuzz drills bench dlq token apikey permissions clean
 
 $(UV):
 	@echo "installing uv $(UV_VERSION) into .tools/"
@@ -19,8 +19,16 @@ install: $(UV)
 run: install
 	$(UV) run --frozen python deploy/run_local.py
 
-## test: install and run the whole suite (unit, integration on real RabbitMQ/PostgreSQL, end-to-end), lint, types
-test: install
+## browser: Debian's Chromium for the console's browser tests (Playwright drives it; nothing downloaded by Playwright)
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium package for the browser tests"; \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y --no-install-recommends chromium >/dev/null \
+		|| { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -q >/dev/null && \
+		     $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y --no-install-recommends chromium >/dev/null; }; }
+
+## test: install and run the whole suite (unit, integration on real RabbitMQ/PostgreSQL, end-to-end, browser), lint, types
+test: install browser
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen mypy
 	$(UV) run --frozen pytest

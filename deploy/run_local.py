@@ -1,4 +1,4 @@
-"""`make run`: migrate and start the four services locally, stop them all on Ctrl-C.
+"""`make run`: migrate and start the four services and the web console locally, stop them all on Ctrl-C.
 
 Each service is its own process with its own database (SQLite files under DATA_DIR unless
 <SERVICE>_DATABASE_URL is set) against the RabbitMQ at RABBITMQ_URL.
@@ -18,7 +18,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parent.parent
-SERVICES = {"intake": 8001, "investigation": 8002, "penalty": 8003, "notification": 8004}
+SERVICES = {"intake": 8001, "investigation": 8002, "penalty": 8003, "notification": 8004, "console": 8000}
+BACKENDS = ("intake", "investigation", "penalty", "notification")  # what the console calls
 DEFAULT_RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/"
 
 
@@ -35,6 +36,10 @@ def service_env(name: str, base: dict[str, str], data_dir: Path) -> dict[str, st
     env["DATABASE_URL"] = base.get(f"{upper}_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / name}.db"
     env["PORT"] = base.get(f"{upper}_PORT", str(SERVICES[name]))
     env.setdefault("POLICY_DIR", str(REPO / "deploy" / "policies"))
+    if name == "console":  # it owns no data; it calls the four services as the signed-in user
+        for backend in BACKENDS:
+            port = base.get(f"{backend.upper()}_PORT", str(SERVICES[backend]))
+            env[f"{backend.upper()}_URL"] = f"http://127.0.0.1:{port}"
     if base.get("TRACES_DIR"):
         env["TRACES_FILE"] = str(Path(base["TRACES_DIR"]) / f"{name}.jsonl")
     return env
@@ -91,7 +96,7 @@ def main() -> int:
     data_dir = Path(env.get("DATA_DIR", REPO / "data")).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
 
-    for name in SERVICES:
+    for name in BACKENDS:
         print(f"migrating {name} ...", flush=True)
         subprocess.run([sys.executable, "-m", name, "migrate"], env=service_env(name, env, data_dir), check=True)
 
@@ -115,10 +120,12 @@ def main() -> int:
             print(f"{name} did not become ready; stopping everything.", file=sys.stderr)
             stop_all(processes)
             return 1
-    print("\nAll four services are up (Ctrl-C stops them):", flush=True)
-    for name in SERVICES:
+    print("\nAll services are up (Ctrl-C stops them):", flush=True)
+    for name in BACKENDS:
         port = service_env(name, env, data_dir)["PORT"]
         print(f"  {name:<14} http://127.0.0.1:{port}   docs: http://127.0.0.1:{port}/docs", flush=True)
+    console = service_env("console", env, data_dir)["PORT"]
+    print(f"\n  Console (控制台): http://127.0.0.1:{console}/   sign in with a role and a factory", flush=True)
     print(f"  data           {data_dir}", flush=True)
 
     while not stopping:

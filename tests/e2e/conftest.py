@@ -19,6 +19,7 @@ import pytest
 from tests.conftest import POLICY_DIR, REPO, BrokerNamespace
 
 SERVICES = ("intake", "investigation", "penalty", "notification")
+WITH_CONSOLE = (*SERVICES, "console")
 
 
 def free_port() -> int:
@@ -40,7 +41,7 @@ class Stack:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.output.append(line)
-            if "All four services are up" in line:
+            if "All services are up" in line:
                 self.up.set()
 
     def url(self, service: str) -> str:
@@ -56,7 +57,7 @@ class Stack:
 
 
 def start_stack(tmp_path: Path, broker_ns: BrokerNamespace, **extra_env: str) -> Iterator[Stack]:
-    ports = {s: free_port() for s in SERVICES}
+    ports = {s: free_port() for s in WITH_CONSOLE}
     env = {
         **os.environ,
         **broker_ns.env(),
@@ -91,7 +92,7 @@ def start_stack(tmp_path: Path, broker_ns: BrokerNamespace, **extra_env: str) ->
             process.kill()
             raise
     assert code == 0, "".join(running.output[-40:])
-    assert sum("stopped cleanly" in line for line in running.output) == 4, "".join(running.output[-20:])
+    assert sum("stopped cleanly" in line for line in running.output) == len(WITH_CONSOLE), "".join(running.output[-20:])
 
 
 @pytest.fixture

@@ -82,7 +82,7 @@ class AuditEntry(BaseModel):
     trace_id: str | None
 
 
-class _Metrics:
+class RequestMetrics:
     """Request count and latency per route template (plain ASGI: no extra task per request)."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -197,7 +197,7 @@ def create_app(
         matrix,
     )
     install_problem_handlers(app)
-    app.add_middleware(_Metrics)
+    app.add_middleware(RequestMetrics)
     app.add_middleware(
         RequestGuard,
         rate_per_minute=settings.rate_limit_per_minute,
