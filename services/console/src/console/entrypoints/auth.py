@@ -9,11 +9,10 @@ sends it on.
 
 from __future__ import annotations
 
+import warnings
 from typing import Annotated, Any
 from urllib.parse import urlparse
 
-from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.starlette_client import OAuth
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -23,6 +22,11 @@ from console.entrypoints.deps import PageRenderer
 from console.entrypoints.session import User, csrf_protect, set_language, sign_in, sign_out
 from cqm_shared.security.principal import parse_factories
 from cqm_shared.security.tokens import InvalidCredentials, TokenVerifier, mint_token
+
+with warnings.catch_warnings():  # Authlib 1.9 announces its move to httpx2 on import; nothing to act on
+    warnings.simplefilter("ignore")
+    from authlib.integrations.base_client.errors import OAuthError
+    from authlib.integrations.starlette_client import OAuth
 
 router = APIRouter(include_in_schema=False)
 
