@@ -57,7 +57,7 @@ def penalty_states(roles: tuple[str, ...]) -> list[str]:
 async def my_work(api: ServiceApi, roles: tuple[str, ...], now: datetime) -> Answers:
     calls: dict[str, Awaitable[Any]] = {
         "inbox": api.get("notification", "/api/v1/inbox", {"unread": True, "limit": 10}),
-        "escalations": api.get("notification", "/api/v1/escalations", {"limit": 100}),
+        "escalations": api.get("notification", "/api/v1/escalations", {"limit": 50}),
         "due_soon": api.get(
             "investigation",
             "/api/v1/investigations",
