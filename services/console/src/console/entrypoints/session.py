@@ -63,6 +63,7 @@ class CsrfRejected(Exception):
 
 
 def sign_in(request: Request, user: User) -> None:
+    chosen = language(request)  # kept across sign-in: read before the session is replaced
     request.session.clear()
     request.session.update(
         {
@@ -74,7 +75,7 @@ def sign_in(request: Request, user: User) -> None:
                 "factories": list(user.factories),
             },
             "csrf": secrets.token_urlsafe(32),
-            "lang": language(request),
+            "lang": chosen,
         }
     )
 
