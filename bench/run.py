@@ -18,6 +18,9 @@
 4. For each backend, notification's workers in one process (bench/timers.py): lateness of 2,000
    timers coming due over 25 s among 100,000 pending, and deliveries/s of 2,000 e-mails to a local
    SMTP server and 2,000 webhooks to a local HTTP server (× raw publish).
+5. The dashboard's other statistics on 1,000,000 complaints (bench/intake_stats.py: trend, Pareto,
+   repeats) and 1,000,000 assessments (bench/penalty_stats.py: cost of poor quality), p50 / p95.
+6. The console's page load times on a stack with a few hundred complaints (bench/console_pages.py).
 The table goes to stdout and, as markdown, to bench/results/latest.md (for the README).
 
     make bench        # or: uv run --frozen python bench/run.py --events 5000 --seconds 20 --stats-cases 0
@@ -36,13 +39,14 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import asyncpg  # noqa: E402
 
-from bench import broker, investigation_stats, pipeline  # noqa: E402
+from bench import broker, console_pages, intake_stats, investigation_stats, penalty_stats, pipeline  # noqa: E402
 from bench import timers as timer_bench  # noqa: E402
 from bench.common import percentile  # noqa: E402
 from bench.report import Row, machine, markdown, number, ratio, text_table  # noqa: E402
@@ -328,6 +332,8 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated")
     parser.add_argument("--stats-cases", type=int, default=1_000_000, help="cases of the statistics run (0: skip it)")
     parser.add_argument("--stats-runs", type=int, default=50, help="timed runs of each statistics query")
+    parser.add_argument("--console-complaints", type=int, default=300, help="complaints of the page-load run (0: skip)")
+    parser.add_argument("--console-runs", type=int, default=40, help="timed loads of each console page")
     timer_bench.arguments(parser)  # --timer-pending 0 skips the timers and deliveries
     parser.add_argument("--markdown", type=Path, default=REPO / "bench" / "results" / "latest.md", help="written after")
     args = parser.parse_args()
@@ -381,6 +387,27 @@ def main() -> None:
                 failures.append(f"{backend} statistics: the run failed:\n{traceback.format_exc()}")
                 say(failures[-1])
 
+    dashboard: dict[str, list[Any]] = {"intake": [], "penalty": []}
+    for backend in ("sqlite", "postgresql"):
+        if args.stats_cases and backend in args.backends.split(","):
+            for name, module in (("intake", intake_stats), ("penalty", penalty_stats)):
+                try:
+                    dashboard[name].append(
+                        asyncio.run(module.measure(backend, args.stats_cases, args.stats_runs, postgres, say))
+                    )
+                except Exception:
+                    failures.append(f"{backend} {name} statistics: the run failed:\n{traceback.format_exc()}")
+                    say(failures[-1])
+
+    pages: list[console_pages.BackendResult] = []
+    for backend in ("sqlite", "postgresql"):
+        if args.console_complaints and backend in args.backends.split(","):
+            try:
+                pages.append(console_pages.measure(backend, args.console_complaints, args.console_runs, say))
+            except Exception:
+                failures.append(f"{backend} console pages: the run failed:\n{traceback.format_exc()}")
+                say(failures[-1])
+
     workers: list[timer_bench.BackendResult] = []
     for backend in ("sqlite", "postgresql"):
         if args.timer_pending and backend in args.backends.split(","):
@@ -394,7 +421,10 @@ def main() -> None:
     rows = (
         (rows_for(raw, results, args) if results else [])
         + investigation_stats.rows(stats)
+        + intake_stats.rows(dashboard["intake"])
+        + penalty_stats.rows(dashboard["penalty"])
         + timer_bench.rows(workers, raw.publish_per_s)
+        + console_pages.rows(pages)
     )
     backends = list(dict.fromkeys([*results, *(s.backend for s in stats), *(w.backend for w in workers)]))
     notes = [
@@ -412,7 +442,10 @@ def main() -> None:
         + "; ".join(f"{b}: {r.saturated.client_cpu:.2f} / {r.half.client_cpu:.2f}" for b, r in results.items()),
         "Waits for the pipeline to catch up: " + "; ".join(f"{b}: " + ", ".join(r.waits) for b, r in results.items()),
         *investigation_stats.notes(stats),
+        *intake_stats.notes(dashboard["intake"]),
+        *penalty_stats.notes(dashboard["penalty"]),
         *timer_bench.notes(workers),
+        *console_pages.notes(pages),
     ]
     for b, r in results.items():
         if not all(r.alive.values()):
