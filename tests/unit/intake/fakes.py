@@ -1,16 +1,23 @@
-"""Intake's unit of work and attachment store in memory."""
+"""Intake's unit of work, statistics and attachment store in memory.
+
+The complaints keep the statistics rollups as the SQL repository does (the difference of the
+projections before and after each change, staged with the change and committed with it), by
+the same `rollups` code; `MemoryStatistics` answers from those rows, days only.
+"""
 
 from __future__ import annotations
 
 import copy
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from cqm_shared.clock import Clock
-from cqm_shared.uow import MemoryRepository, MemoryUnitOfWork
+from cqm_shared.uow import MemoryRepository, MemoryStore, MemoryUnitOfWork
+from intake.adapters import rollups
 from intake.adapters.repository import tally
 from intake.domain.corrections import customer_key, search_text
 from intake.domain.model import Attachment, Complaint, RejectedSubmission, Revision, SenderReferenceTaken
+from intake.service.statistics import By, Counts, Grain, Scope, period_of
 from intake.service.unit_of_work import (
     ComplaintRepository,
     IntakeUnitOfWork,
@@ -122,11 +129,22 @@ class MemoryComplaints(MemoryRepository[Complaint], ComplaintRepository):
         children = self._take_children(aggregate)
         await super()._insert(aggregate)
         self._stage_children(aggregate, *children)
+        self._count(rollups.contributions(rollups.projection(aggregate)))
 
     async def _update(self, aggregate: Complaint, expected_version: int) -> None:
+        before = self.rows.get(aggregate.identity)
         children = self._take_children(aggregate)
         await super()._update(aggregate, expected_version)  # the version first, as the SQL update
         self._stage_children(aggregate, *children)
+        assert before is not None  # the update above refuses a complaint that is not stored
+        after = rollups.contributions(rollups.projection(aggregate))
+        self._count(rollups.difference(after, rollups.contributions(rollups.projection(before))))
+
+    def _count(self, deltas: rollups.Deltas) -> None:
+        """Add to the rollup rows (table -> (dimension, product, period, factory, key) -> counters)."""
+        for (table, key), delta in deltas.items():
+            known = self.table(table).get(key, (0, 0, 0))
+            self._stage(table, key, tuple(a + b for a, b in zip(known, delta, strict=True)))
 
     @staticmethod
     def _take_children(aggregate: Complaint) -> tuple[list[Revision], list[Attachment]]:
@@ -145,6 +163,30 @@ class MemoryComplaints(MemoryRepository[Complaint], ComplaintRepository):
             self._stage("complaint_revisions", key, r)
         for a in attachments:
             self._stage("attachments", a.id, a)
+
+
+class MemoryStatistics:
+    """The statistics port on the rollup rows the memory complaints keep: the day rows only
+    (the SQL adapter reads whole months from the month rows; the integration tests check both)."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    async def counts(self, scope: Scope, grain: Grain | None, by: By | None) -> list[Counts]:
+        dimension, product, column = rollups.dimension_for(by, scope.product)
+        first, last = rollups.day_number(scope.first), rollups.day_number(scope.last)
+        summed: dict[tuple[int, str], list[int]] = {}
+        rows: dict[rollups.RollupKey, tuple[int, ...]] = cast(Any, self.store.table(rollups.DAYS))
+        for (dim, prod, day, factory, key), counters in rows.items():
+            if dim != dimension or prod != product or not first <= day <= last:
+                continue
+            if scope.factories is not None and factory not in scope.factories:
+                continue
+            value = {"factory": factory, "product": prod, "key": key, None: ""}[column]
+            total = summed.setdefault((period_of(day // 100, grain), value), [0, 0, 0])
+            for i, n in enumerate(counters):
+                total[i] += n
+        return [Counts(period, key, *c) for (period, key), c in sorted(summed.items()) if any(c)]
 
 
 class MemoryRejections(MemoryRepository[RejectedSubmission], RejectionRepository):

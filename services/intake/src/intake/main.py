@@ -8,10 +8,12 @@ from cqm_shared.clock import Clock
 from cqm_shared.web import create_app as create_service_app
 from cqm_shared.web import publish_factories
 from intake.adapters.orm import audit_log
+from intake.adapters.statistics import SqlStatistics
 from intake.bootstrap import bootstrap
 from intake.config import IntakeSettings
-from intake.entrypoints.api import router, stats_router
+from intake.entrypoints.api import router
 from intake.entrypoints.permissions import MATRIX
+from intake.entrypoints.stats_api import stats_router
 from intake.service.unit_of_work import AttachmentStore
 
 
@@ -31,5 +33,6 @@ def create_app(
     app.state.policies = service.policies
     app.state.settings = service.settings
     app.state.attachments = service.attachments
+    app.state.statistics = SqlStatistics(service.runtime.sessions)
     publish_factories(app, service.policies.factories)
     return app

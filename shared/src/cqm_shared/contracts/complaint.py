@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
+    StringConstraints,
     model_validator,
 )
 
@@ -58,6 +59,8 @@ def _whole_number(value: object) -> object:
     return value
 
 
+# 不良类型: a short code or text ("crack 裂纹"); statistics count a complaint without one as "".
+DefectType = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Quantity = Annotated[StrictInt, Field(ge=0, le=10**9), BeforeValidator(_whole_number)]
 Phone = Annotated[str, Field(pattern=r"^\+?[0-9][0-9 ()\-]{5,24}$")]
 
@@ -197,6 +200,10 @@ class ComplaintFields(BaseModel):
     first_owner: Annotated[str, Field(min_length=1, max_length=100)] | None = None  # 首问责任人
     product_line: Annotated[str, Field(max_length=100)] | None = None  # 产品线
     current_state: Annotated[str, Field(max_length=2000)] | None = None  # 现状 (of the product at the customer)
+    # Added within v1 (optional): senders that do not classify the defect leave it out.
+    defect_type: DefectType | None = Field(
+        default=None, description='defect type (不良类型), a short code or text, e.g. "crack 裂纹"'
+    )
 
 
 class ComplaintForm(ComplaintFields):

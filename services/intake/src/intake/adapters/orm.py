@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from cqm_shared.audit import audit_table
@@ -35,6 +37,11 @@ complaints = sa.Table(
     sa.Column("search_text", sa.Text, nullable=False, server_default=""),
     # Optimistic concurrency (added in 0004): every change is `UPDATE ... WHERE version = :read`.
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    # Statistics (added in 0005): the factory's calendar day of registration (yyyymmdd), the
+    # product (part number, else model) and the defect type (不良类型), as the rollups count them.
+    sa.Column("registered_day", sa.Integer, nullable=False),
+    sa.Column("product_key", sa.String(200), nullable=False, server_default=""),
+    sa.Column("defect_type", sa.String(100), nullable=True),
     sa.UniqueConstraint("factory", "period", "serial", name="uq_complaints_factory_period_serial"),
     # A sender's own reference names one complaint per sender (CONTRACT.md, external_ref).
     sa.UniqueConstraint("source", "external_ref", name="uq_complaints_source_external_ref"),
@@ -101,6 +108,46 @@ number_sequences = sa.Table(
     sa.Column("period", sa.String(4), primary_key=True),
     sa.Column("last_serial", sa.Integer, nullable=False),
 )
+
+# -- rollups (DOMAIN.md §6): counters per dimension × product × period × factory × key ------------
+# One table per period: day (yyyymmdd), month (yyyymm), year (yyyy), all in the factory's calendar.
+# Kept by the repository in the transaction of each change: it adds (new projection − stored
+# projection) with one upsert per changed key (see rollups.py for the dimensions). The primary
+# key leads with what every question fixes (dimension, product) and then the period, so that
+# one factory or all, twelve months or ten years, read one index range.
+
+
+def _rollup(name: str, period: sa.Column[Any]) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("dimension", sa.String(20), nullable=False),
+        sa.Column("product", sa.String(200), nullable=False),  # of product_*; '' in the others
+        period,
+        sa.Column("factory", sa.String(10), nullable=False),
+        sa.Column("key", sa.String(200), nullable=False),  # channel, defect type or product
+        sa.Column("complaints", sa.Integer, nullable=False),  # counted: not repeats, not withdrawn
+        sa.Column("repeats", sa.Integer, nullable=False),
+        sa.Column("withdrawn", sa.Integer, nullable=False),
+        # A question reads its rows off the primary key alone: clustered on SQLite (WITHOUT
+        # ROWID), covering on PostgreSQL (INCLUDE the counters: index-only scans).
+        sa.PrimaryKeyConstraint(
+            "dimension",
+            "product",
+            period.name,
+            "factory",
+            "key",
+            name=f"pk_{name}",
+            postgresql_include=["complaints", "repeats", "withdrawn"],
+        ),
+        sqlite_with_rowid=False,
+    )
+
+
+stats_complaint_days = _rollup("stats_complaint_days", sa.Column("day", sa.Integer, nullable=False))  # yyyymmdd
+stats_complaint_months = _rollup("stats_complaint_months", sa.Column("month", sa.Integer, nullable=False))  # yyyymm
+stats_complaint_years = _rollup("stats_complaint_years", sa.Column("year", sa.Integer, nullable=False))  # yyyy
+ROLLUPS = (stats_complaint_days, stats_complaint_months, stats_complaint_years)
 
 tables = messaging_tables(metadata)
 audit_log = audit_table(metadata)

@@ -2,10 +2,13 @@
 
 The record is kept as JSON beside the columns that are queried (status, customer, part,
 severity, search text…); every change is an optimistic `UPDATE ... WHERE version = :read`.
+Each save also adds the change's difference to the statistics rollups, in the same
+transaction (see rollups.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,8 +18,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cqm_shared.contracts.complaint import ComplaintRecord, ComplaintStatus
+from cqm_shared.domain import StaleVersion
 from cqm_shared.sql_uow import versioned_update
-from intake.adapters.orm import attachments, complaint_revisions, complaints, number_sequences, rejected_submissions
+from intake.adapters import rollups
+from intake.adapters.orm import (
+    ROLLUPS,
+    attachments,
+    complaint_revisions,
+    complaints,
+    number_sequences,
+    rejected_submissions,
+)
 from intake.domain.corrections import FieldChange, customer_key, search_text
 from intake.domain.model import (
     Attachment,
@@ -43,6 +55,7 @@ _COLUMNS = (
     complaints.c.source,
     complaints.c.record,
     complaints.c.version,
+    complaints.c.registered_day,
 )
 
 
@@ -54,6 +67,7 @@ def _complaint(row: Any, last_revision: int = 0) -> Complaint:
         period=row.period,
         serial=row.serial,
         source=row.source,
+        day=row.registered_day,
         last_revision=last_revision,
         version=row.version,
     )
@@ -66,6 +80,8 @@ def _columns_of(record: ComplaintRecord) -> dict[str, Any]:
         "customer_company": record.customer.company,
         "customer_key": customer_key(record.customer.company),
         "part_number": record.product.part_number,
+        "product_key": rollups.product_key(record.product.part_number, record.product.model),
+        "defect_type": record.defect_type,
         "order_number": record.product.order_number,
         "batch_return": record.batch_return,
         "received_at": record.received_at,
@@ -105,6 +121,7 @@ class SqlComplaintRepository(ComplaintRepository):
     def __init__(self, session: AsyncSession) -> None:
         super().__init__()
         self._session = session
+        self._rollups: rollups.Deltas = {}  # this flush's changes, written at its end in key order
 
     async def get(self, number: str) -> Complaint | None:
         row = (
@@ -224,6 +241,10 @@ class SqlComplaintRepository(ComplaintRepository):
         rows = await self._session.execute(sa.select(a.c.storage_key).where(a.c.storage_key.in_(keys)))
         return {str(k) for k in rows.scalars()}
 
+    async def flush(self) -> None:
+        await super().flush()
+        await self._write_rollups()
+
     async def _insert(self, complaint: Complaint) -> None:
         record = complaint.details
         try:
@@ -236,6 +257,7 @@ class SqlComplaintRepository(ComplaintRepository):
                     source=complaint.source,
                     external_ref=record.external_ref,
                     registered_at=record.registered_at,
+                    registered_day=complaint.day,
                     version=complaint.version,
                     **_columns_of(record),
                 )
@@ -246,8 +268,32 @@ class SqlComplaintRepository(ComplaintRepository):
                 raise SenderReferenceTaken(complaint.source, record.external_ref) from exc
             raise
         await self._write_children(complaint)
+        rollups.accumulate(self._rollups, rollups.contributions(rollups.projection(complaint)).items())
 
     async def _update(self, complaint: Complaint, expected_version: int) -> None:
+        c = complaints
+        # Locked first (PostgreSQL: FOR UPDATE; SQLite: the writer holds the database), so the
+        # stored projection read here is the one this update replaces.
+        stored = (
+            await self._session.execute(
+                sa.select(
+                    c.c.version,
+                    c.c.factory,
+                    c.c.registered_day,
+                    c.c.product_key,
+                    c.c.defect_type,
+                    c.c.channel,
+                    c.c.status,
+                    c.c.repeat_of,
+                )
+                .where(c.c.number == complaint.number)
+                .with_for_update()
+            )
+        ).first()
+        if stored is None or stored.version != expected_version:
+            raise StaleVersion(
+                complaint.entity, complaint.number, expected_version, None if stored is None else stored.version
+            )
         await versioned_update(
             self._session,
             complaints,
@@ -258,6 +304,30 @@ class SqlComplaintRepository(ComplaintRepository):
             values={"version": complaint.version, **_columns_of(complaint.details)},
         )
         await self._write_children(complaint)
+        before = rollups.Projection(
+            factory=stored.factory,
+            day=stored.registered_day,
+            product=stored.product_key,
+            defect_type=stored.defect_type or "",
+            channel=stored.channel,
+            counted_as=rollups.counted_as(stored.status, stored.repeat_of),
+        )
+        after = rollups.projection(complaint)
+        changed = rollups.difference(rollups.contributions(after), rollups.contributions(before))
+        rollups.accumulate(self._rollups, changed.items())
+
+    async def _write_rollups(self) -> None:
+        """One upsert per changed key, tables and keys in a fixed order (no lock-order deadlocks)."""
+        pending, self._rollups = self._rollups, {}
+        by_table: dict[str, list[tuple[rollups.RollupKey, tuple[int, ...]]]] = {}
+        for (name, key), delta in sorted(pending.items()):
+            if any(delta):
+                by_table.setdefault(name, []).append((key, delta))
+        dialect = self._session.get_bind().dialect.name
+        for table in ROLLUPS:
+            changes = by_table.get(table.name)
+            if changes:
+                await self._session.execute(upsert_statement(table, dialect), rollup_rows(table, changes))
 
     async def _write_children(self, complaint: Complaint) -> None:
         """Revisions and attachments recorded since the complaint was loaded."""
@@ -285,6 +355,23 @@ class SqlComplaintRepository(ComplaintRepository):
             )
         complaint.new_revisions.clear()
         complaint.new_attachments.clear()
+
+
+def upsert_statement(table: sa.Table, dialect: str) -> Any:
+    """`INSERT … ON CONFLICT (key) DO UPDATE SET n = n + excluded.n` (PostgreSQL, SQLite ≥ 3.24)."""
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    keys = [c.name for c in table.primary_key.columns]
+    counters = [c for c in table.columns if not c.primary_key]
+    return insert.on_conflict_do_update(
+        index_elements=keys, set_={c.name: c + insert.excluded[c.name] for c in counters}
+    )
+
+
+def rollup_rows(table: sa.Table, changes: Sequence[tuple[rollups.RollupKey, tuple[int, ...]]]) -> list[dict[str, Any]]:
+    """Rows of a rollup table: its key columns (as `RollupKey` orders them) and counters."""
+    keys = [c.name for c in table.primary_key.columns]
+    counters = [c.name for c in table.columns if not c.primary_key]
+    return [dict(zip(keys, key, strict=True)) | dict(zip(counters, delta, strict=True)) for key, delta in changes]
 
 
 def _attachment(row: sa.Row[Any]) -> Attachment:

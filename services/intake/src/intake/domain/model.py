@@ -28,6 +28,15 @@ def numbering_period(registered_at: datetime, policy: IntakePolicy) -> str:
     return registered_at.astimezone(policy.zone).strftime("%y%m")
 
 
+def registration_day(registered_at: datetime, policy: IntakePolicy) -> int:
+    """`yyyymmdd` of the factory's local calendar day at registration: the day statistics count
+    the complaint on (DOMAIN.md §6), in the same calendar as the number's month."""
+    if registered_at.tzinfo is None:
+        raise ValueError("registered_at must be timezone-aware")
+    local = registered_at.astimezone(policy.zone)
+    return local.year * 10000 + local.month * 100 + local.day
+
+
 def complaint_number(factory: str, period: str, serial: int, policy: IntakePolicy) -> str:
     if serial < 1:
         raise ValueError("serials start at 1")
@@ -162,6 +171,7 @@ class Complaint(Aggregate):
     period: str
     serial: int
     source: str
+    day: int  # yyyymmdd of registration in the factory's calendar (see `registration_day`)
     last_revision: int = 0
     version: int = 0
     # Written by the repository with the complaint at commit, then forgotten.
@@ -190,6 +200,7 @@ class Complaint(Aggregate):
         serial: int,
         source: str,
         registered_at: datetime,
+        day: int,
         repeat_of: str | None,
         actor: str,
     ) -> Complaint:
@@ -205,7 +216,7 @@ class Complaint(Aggregate):
         )
         record = ComplaintRecord.model_validate(data)
         complaint = cls(
-            number=number, factory=form.factory, details=record, period=period, serial=serial, source=source
+            number=number, factory=form.factory, details=record, period=period, serial=serial, source=source, day=day
         )
         reason = f"received via {source}" + (f"; repeat of {repeat_of}" if repeat_of else "")
         complaint.record(

@@ -1,4 +1,4 @@
-"""HTTP API of intake: register, read, search, export, correct, withdraw, attach."""
+"""HTTP API of intake: register, read, search, export, correct, withdraw, attach (statistics: stats_api.py)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from cqm_shared.contracts.complaint import (
     Customer,
     CustomerRequest,
     DateTimeText,
+    DefectType,
     Market,
     Product,
     Severity,
@@ -44,7 +45,6 @@ from intake.service.handlers import (
     attach_file,
     attachment_file,
     attachments_of,
-    complaint_counts,
     complaint_of,
     ensure_attachable,
     export_pages,
@@ -56,7 +56,6 @@ from intake.service.handlers import (
 from intake.service.unit_of_work import IntakeUnitOfWork, SearchFilter
 
 router = APIRouter(prefix="/api/v1/complaints", tags=["complaints"])
-stats_router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
 
 Number = Annotated[str, Path(max_length=32, pattern=r"^[A-Z][A-Z0-9]{1,9}-[0-9]{4}-[0-9]{3,8}$")]
 IfMatch = Annotated[int | None, Depends(expected_version)]
@@ -226,6 +225,7 @@ CSV_COLUMNS = [
     ("product.quantity_defective", "不良数量 defective"),
     ("defect_rate", "不良率% defect rate"),
     ("phenomenon", "问题现象 phenomenon"),
+    ("defect_type", "不良类型 defect type"),
     ("severity", "严重度 severity"),
     ("batch_return", "批量退货 batch return"),
     ("repeat_of", "重复于 repeat of"),
@@ -337,6 +337,7 @@ class AmendableFields(BaseModel):
     first_owner: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     product_line: Annotated[str, Field(max_length=100)] | None = None
     current_state: Annotated[str, Field(max_length=2000)] | None = None
+    defect_type: DefectType | None = Field(default=None, description="不良类型; null: not classified")
 
     @model_validator(mode="after")
     def _something_to_correct(self) -> Self:
@@ -522,23 +523,3 @@ def _disposition(filename: str) -> str:
     """RFC 6266: an ASCII fallback plus the UTF-8 name (Chinese file names are common)."""
     fallback = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "")
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
-class ComplaintCounts(BaseModel):
-    complaints: int = Field(description="counted complaints: no repeats, no withdrawn")
-    repeats: int
-    withdrawn: int
-    by_month: dict[str, int]
-    by_channel: dict[str, int]
-
-
-@stats_router.get("/complaints", response_model=ComplaintCounts, summary="Counts by month and channel")
-async def counts(
-    request: Request,
-    principal: Annotated[Principal, Depends(require("stats:read"))],
-    params: Annotated[SearchParams, Query()],
-) -> ComplaintCounts:
-    found = _filter(request, principal, params.model_copy(update={"include_repeats": True}))
-    if found is None:
-        return ComplaintCounts(complaints=0, repeats=0, withdrawn=0, by_month={}, by_channel={})
-    return ComplaintCounts.model_validate(await complaint_counts(_uow(request, principal), found))

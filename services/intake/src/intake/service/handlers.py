@@ -24,6 +24,7 @@ from intake.domain.model import (
     SenderReferenceTaken,
     complaint_number,
     numbering_period,
+    registration_day,
 )
 from intake.domain.policy import IntakePolicy
 from intake.service.unit_of_work import AttachmentStore, IntakeUnitOfWork, Position, SearchFilter
@@ -113,6 +114,7 @@ async def _register(uow: IntakeUnitOfWork, policy: IntakePolicy, form: Complaint
             serial=serial,
             source=source,
             registered_at=registered_at,
+            day=registration_day(registered_at, policy),
             repeat_of=repeat_of,
             actor=uow.actor.id,
         )
