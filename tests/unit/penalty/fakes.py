@@ -3,6 +3,8 @@
 `MemoryAssessments` and `MemoryPeriods` keep the ports' rules (service/unit_of_work.py) over a
 `MemoryStore`: nothing is written until commit, versions are checked, what a use case loads is
 tracked so its changes are written. Periods are keyed like the aggregate, "F01/2026-11".
+Like the SQL repository, every write of an assessment adds its difference to the cost rollup
+(table "stats_cost", keyed (factory, period, department)), which `MemoryCostStatistics` reads.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from cqm_shared.contracts.events import (
 from cqm_shared.domain import DomainEvent
 from cqm_shared.messaging.consumer import Message
 from cqm_shared.uow import Actor, InboxEntry, MemoryRepository, MemoryStore, MemoryUnitOfWork, PublicEvent, Translator
+from penalty.adapters import rollups
 from penalty.adapters.rule_book import RuleBook
 from penalty.domain.ledger import LedgerPeriod, PeriodState
 from penalty.domain.model import COUNTED, Assessment, AssessmentStatus
 from penalty.domain.terms import LineItem
 from penalty.entrypoints.consumers import subscriptions
 from penalty.service.rules import RuleSource
+from penalty.service.statistics import CostCounts, Factories
 from penalty.service.unit_of_work import AssessmentRepository, PenaltyUnitOfWork, PeriodRepository
 from tests.conftest import POLICY_DIR
 
@@ -50,8 +54,30 @@ def _by_time(assessments: list[Assessment]) -> list[Assessment]:
     return sorted(assessments, key=lambda a: (a.received_at, a.id))
 
 
+ROLLUP = "stats_cost"
+
+
 class MemoryAssessments(MemoryRepository[Assessment], AssessmentRepository):
     table_name = "assessments"
+
+    async def _insert(self, aggregate: Assessment) -> None:
+        await super()._insert(aggregate)
+        self._roll(rollups.contributions(rollups.projection(aggregate)))
+
+    async def _update(self, aggregate: Assessment, expected_version: int) -> None:
+        stored = self.rows.get(aggregate.identity)  # what this change replaces
+        await super()._update(aggregate, expected_version)
+        assert stored is not None
+        before, after = rollups.projection(stored), rollups.projection(aggregate)
+        self._roll(rollups.difference(rollups.contributions(after), rollups.contributions(before)))
+
+    def _roll(self, deltas: rollups.Deltas) -> None:
+        """Staged like a row: the committed counters (or this unit of work's) plus the change."""
+        current = self.table(ROLLUP)
+        staged: dict[Any, Any] = self._staged.setdefault(ROLLUP, {})
+        for key, delta in deltas.items():
+            known = current.get(key)
+            staged[key] = delta if known is None else tuple(a + b for a, b in zip(known, delta, strict=True))
 
     def _tracked(self, found: list[Assessment]) -> list[Assessment]:
         """Tracked copies, so a use case's changes to them are written at commit."""
@@ -127,6 +153,31 @@ class MemoryPeriods(PeriodRepository):
 
     async def _update(self, aggregate: LedgerPeriod, expected_version: int) -> None:
         await self._table._update(aggregate, expected_version)
+
+
+def rollup(store: MemoryStore) -> dict[rollups.Key, tuple[int, ...]]:
+    """The committed cost rollup, without the rows that net to zero."""
+    table: dict[Any, Any] = store.table(ROLLUP)
+    return {tuple(key): tuple(values) for key, values in table.items() if any(values)}
+
+
+class MemoryCostStatistics:
+    """The cost statistics port over the store's rollup, summed as the SQL adapter sums it."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def costs(self, factories: Factories, first: str, last: str, *, by_department: bool) -> list[CostCounts]:
+        sums: dict[tuple[str, str | None], list[int]] = {}
+        for (factory, period, department), values in rollup(self._store).items():
+            if (factories is None or factory in factories) and first <= period <= last:
+                known = sums.setdefault((period, department if by_department else None), [0, 0, 0, 0])
+                for i, value in enumerate(values):
+                    known[i] += value
+        return [
+            CostCounts(p, d, *values)
+            for (p, d), values in sorted(sums.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
+        ]
 
 
 class MemoryPenaltyUnitOfWork(MemoryUnitOfWork, PenaltyUnitOfWork):

@@ -136,5 +136,27 @@ ledger_periods = sa.Table(
     sa.Column("version", sa.Integer, nullable=False, server_default="0"),
 )
 
+# -- the cost rollup (DOMAIN.md §6 质量成本): counters per ledger month × department × factory ---
+# Kept by the assessment repository in the transaction of every change: it adds (what it
+# writes − what it loaded), see rollups.py. Money in fen (exact integers on both databases);
+# department '' for what has none (suppliers' charge-backs and their share of the compensation).
+# Keyed month first: a question over all factories sums the rows in key order, without a sort,
+# and one factory's question reads the same range (ten factories are ten rows per department);
+# on SQLite the table is its key (WITHOUT ROWID), on PostgreSQL the key is a covering index
+# once vacuumed.
+stats_cost = sa.Table(
+    "stats_cost",
+    metadata,
+    sa.Column("factory", sa.String(10), nullable=False),
+    sa.Column("period", sa.String(7), nullable=False),  # yyyy-mm, as assessments.period
+    sa.Column("department", sa.String(200), nullable=False),
+    sa.Column("compensation_fen", sa.BigInteger, nullable=False),  # the loss, split by the parties' shares
+    sa.Column("fines_fen", sa.BigInteger, nullable=False),
+    sa.Column("charge_backs_fen", sa.BigInteger, nullable=False),
+    sa.Column("lines", sa.Integer, nullable=False),  # fine and charge-back lines, net of reversals
+    sa.PrimaryKeyConstraint("period", "department", "factory"),
+    sqlite_with_rowid=False,
+)
+
 tables = messaging_tables(metadata)
 audit_log = audit_table(metadata)

@@ -5,6 +5,10 @@ the `Assessment` that was saved (decimals, aware UTC times, enums, tuples). Ever
 optimistic `UPDATE … WHERE version = :read`; the lines and parties are rewritten only when they
 changed. A ledger period is read locked (PostgreSQL `FOR UPDATE`; SQLite's writer holds the
 whole database), so closing a month waits for the assessments landing in it.
+
+Each save also adds the change's difference to the cost rollup `stats_cost`, in the same
+transaction (see rollups.py): the projection of what was loaded (what the versioned update
+proves is still stored) against the projection of what is written.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cqm_shared.sql_uow import versioned_update
-from penalty.adapters.orm import assessment_lines, assessment_parties, assessments, ledger_periods
+from penalty.adapters import rollups
+from penalty.adapters.orm import assessment_lines, assessment_parties, assessments, ledger_periods, stats_cost
 from penalty.domain.ledger import CycleDeadline, CycleMilestone, LedgerPeriod, PeriodState
 from penalty.domain.model import COUNTED, Appeal, AppealDecision, Assessment, AssessmentStatus
 from penalty.domain.terms import (
@@ -289,6 +295,28 @@ def _chunks(ids: list[str]) -> Iterable[list[str]]:
         yield ids[start : start + CHUNK]
 
 
+def upsert_statement(table: sa.Table, dialect: str) -> Any:
+    """`INSERT … ON CONFLICT (key) DO UPDATE SET n = n + excluded.n` (PostgreSQL, SQLite ≥ 3.24)."""
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    keys = [c.name for c in table.primary_key.columns]
+    counters = [c for c in table.columns if not c.primary_key]
+    return insert.on_conflict_do_update(
+        index_elements=keys, set_={c.name: c + insert.excluded[c.name] for c in counters}
+    )
+
+
+def rollup_rows(changes: Iterable[tuple[rollups.Key, tuple[int, ...]]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "factory": factory,
+            "period": period,
+            "department": department,
+            **dict(zip(rollups.COUNTERS, delta, strict=True)),
+        }
+        for (factory, period, department), delta in changes
+    ]
+
+
 class SqlAssessmentRepository(AssessmentRepository):
     def __init__(self, session: AsyncSession) -> None:
         super().__init__()
@@ -296,6 +324,9 @@ class SqlAssessmentRepository(AssessmentRepository):
         # What is stored of each assessment this unit of work read or wrote: (lines, parties),
         # so a save rewrites them only when they changed (most transitions change neither).
         self._stored: dict[str, tuple[tuple[LineItem, ...], tuple[Party, ...]]] = {}
+        # What the cost rollup counts of each as stored, and this flush's changes to it.
+        self._projections: dict[str, rollups.Projection] = {}
+        self._rollups: rollups.Deltas = {}
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -380,8 +411,13 @@ class SqlAssessmentRepository(AssessmentRepository):
 
     def _remember(self, a: Assessment) -> None:
         self._stored[a.id] = (a.lines, a.determination.parties if a.determination else ())
+        self._projections[a.id] = rollups.projection(a)
 
     # -- writing ---------------------------------------------------------------------------
+
+    async def flush(self) -> None:
+        await super().flush()
+        await self._write_rollups()
 
     async def _insert(self, a: Assessment) -> None:
         await self._session.execute(sa.insert(assessments).values(id=a.id, **_assessment_values(a)))
@@ -390,6 +426,7 @@ class SqlAssessmentRepository(AssessmentRepository):
         if lines := _line_rows(a):
             await self._session.execute(sa.insert(assessment_lines), lines)
         self._remember(a)
+        rollups.accumulate(self._rollups, rollups.contributions(self._projections[a.id]).items())
 
     async def _update(self, a: Assessment, expected_version: int) -> None:
         await versioned_update(
@@ -410,7 +447,18 @@ class SqlAssessmentRepository(AssessmentRepository):
             await self._session.execute(sa.delete(assessment_parties).where(assessment_parties.c.assessment_id == a.id))
             if rows := _party_rows(a):
                 await self._session.execute(sa.insert(assessment_parties), rows)
+        before = self._projections[a.id]  # as loaded: the versioned update proved it is what was stored
         self._remember(a)
+        changed = rollups.difference(rollups.contributions(self._projections[a.id]), rollups.contributions(before))
+        rollups.accumulate(self._rollups, changed.items())
+
+    async def _write_rollups(self) -> None:
+        """One upsert per changed key, in key order (concurrent writers lock them in one order)."""
+        pending, self._rollups = self._rollups, {}
+        changes = [(key, delta) for key, delta in sorted(pending.items()) if any(delta)]
+        if changes:
+            dialect = self._session.get_bind().dialect.name
+            await self._session.execute(upsert_statement(stats_cost, dialect), rollup_rows(changes))
 
 
 class SqlPeriodRepository(PeriodRepository):

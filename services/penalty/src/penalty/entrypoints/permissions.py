@@ -32,6 +32,11 @@ MATRIX = {
         {R.QUALITY_MANAGER, R.PRODUCTION_OPERATIONS, R.HR, R.FINANCE, R.GENERAL_MANAGER, R.AUDITOR, R.ADMIN}
     ),
     "ledger:close": frozenset({R.PRODUCTION_OPERATIONS, R.HR, R.ADMIN}),
+    # 质量成本 (DOMAIN.md §6): the ledger's money summed over months and departments, so whoever
+    # reads the ledger, and no one else (not QE, not department heads: they see no penalty sums).
+    "costs:read": frozenset(
+        {R.QUALITY_MANAGER, R.PRODUCTION_OPERATIONS, R.HR, R.FINANCE, R.GENERAL_MANAGER, R.AUDITOR, R.ADMIN}
+    ),
     "rules:read": frozenset({R.QUALITY_MANAGER, R.PRODUCTION_OPERATIONS, R.HR, R.GENERAL_MANAGER, R.AUDITOR, R.ADMIN}),
     "rules:reload": frozenset({R.ADMIN}),
     "audit:read": frozenset({R.AUDITOR, R.QUALITY_MANAGER, R.HR, R.ADMIN}),

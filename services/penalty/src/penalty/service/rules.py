@@ -17,6 +17,11 @@ class FactoryRules:
 
 
 class RuleSource(Protocol):
+    @property
+    def factories(self) -> list[str]:
+        """The factories with a policy file."""
+        ...
+
     def for_factory(self, factory: str) -> FactoryRules:
         """Raises cqm_shared.policy.UnknownFactory for a factory without a policy file."""
         ...
