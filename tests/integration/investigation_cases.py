@@ -279,8 +279,8 @@ def _take(case: Case, step: str, policy: InvestigationPolicy, rng: random.Random
     elif step == "standardisation":
         case.standardise(Standardisation(("WI-PC-012",), at, QE))
     elif step == "reply":
-        kind = ReplyKind.FINAL if rng.random() < 0.7 else ReplyKind.PRELIMINARY
-        case.reply(Reply(kind, "8D result", at, "user:cs-1", channel="email"))
+        reply_kind = ReplyKind.FINAL if rng.random() < 0.7 else ReplyKind.PRELIMINARY
+        case.reply(Reply(reply_kind, "8D result", at, "user:cs-1", channel="email"))
     elif step == "follow_up":
         accepted = rng.random() < 0.8
         case.follow_up(FollowUp(satisfied=accepted, accepted=accepted, at=at, by="user:cs-1"))

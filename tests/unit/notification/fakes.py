@@ -12,13 +12,14 @@ from cqm_shared.uow import MemoryRepository, MemoryStore, MemoryUnitOfWork
 from notification.domain.deliveries import Channel, Delivery, DeliveryStatus
 from notification.domain.inbox import ReadMark
 from notification.domain.model import Dispatch
-from notification.domain.timers import Timer, TimerState, Track
+from notification.domain.timers import DeadlineKey, Timer, TimerState, Track, open_deadlines
 from notification.service.ports import Outgoing, SendFailed
 from notification.service.unit_of_work import (
     DeliveryRepository,
     DispatchRepository,
     InboxItem,
     NotificationUnitOfWork,
+    OpenDeadline,
     ReadMarkRepository,
     TimerRepository,
     TrackRepository,
@@ -119,6 +120,31 @@ class MemoryTimers(MemoryRepository[Timer], TimerRepository):
     async def for_complaint(self, number: str, factories: frozenset[str] | None) -> list[Timer]:
         found = [t for t in self.rows.values() if t.number == number and (factories is None or t.factory in factories)]
         return sorted((copy.deepcopy(t) for t in found), key=lambda t: (t.fire_at, t.level))
+
+    async def open_deadlines(
+        self,
+        factories: frozenset[str] | None,
+        *,
+        number: str | None = None,
+        after: DeadlineKey | None = None,
+        limit: int = 50,
+    ) -> list[OpenDeadline]:
+        tracks = self.table("tracks")
+        found = [
+            copy.deepcopy(t)
+            for t in self.rows.values()
+            if (factories is None or t.factory in factories) and (number is None or t.number == number)
+        ]
+        groups = open_deadlines(found)
+        keys = sorted(k for k in groups if after is None or k > after)[:limit]
+        return [
+            OpenDeadline(
+                k,
+                sorted(groups[k], key=lambda t: (t.fire_at, t.level)),
+                tracks[k.track].department if k.track in tracks else None,
+            )
+            for k in keys
+        ]
 
 
 class MemoryNotificationUnitOfWork(MemoryUnitOfWork, NotificationUnitOfWork):

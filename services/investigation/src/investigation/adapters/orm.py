@@ -54,7 +54,27 @@ cases = sa.Table(
     sa.Column("cause_class", sa.String(40), nullable=True),
     sa.Column("loss_class", sa.String(40), nullable=True),
     sa.Column("loss_amount", Money, nullable=True),
+    # The earliest due time of the case's pending deadlines (NULL: none pending), kept on every
+    # save: the case list sorts and filters by it (domain/listing.py).
+    sa.Column("next_due_at", UTCDateTime, nullable=True),
 )
+# The case list (domain/listing.py), within one factory or across all: by the next deadline (only
+# cases with a pending one: a small share of all) and by opening time, each with the number last
+# so that a keyset page is cut from the index in its order.
+HAS_NEXT_DUE = sa.text("next_due_at IS NOT NULL")
+sa.Index(
+    "ix_cases_next_due", cases.c.next_due_at, cases.c.number, postgresql_where=HAS_NEXT_DUE, sqlite_where=HAS_NEXT_DUE
+)
+sa.Index(
+    "ix_cases_factory_next_due",
+    cases.c.factory,
+    cases.c.next_due_at,
+    cases.c.number,
+    postgresql_where=HAS_NEXT_DUE,
+    sqlite_where=HAS_NEXT_DUE,
+)
+sa.Index("ix_cases_opened", cases.c.opened_at, cases.c.number)
+sa.Index("ix_cases_factory_opened", cases.c.factory, cases.c.opened_at, cases.c.number)
 
 # One row per milestone and handling round of a case: what is due when, and whether it was met
 # (DOMAIN.md §3 "Deadlines"). `factory` and `opened_month` are the case's (never change), so

@@ -22,6 +22,8 @@ from cqm_shared.domain import StaleVersion
 from cqm_shared.sql_uow import versioned_update
 from investigation.adapters import rollups
 from investigation.adapters.orm import ROLLUPS, case_actions, case_deadlines, case_history, case_parties, cases
+from investigation.domain import listing
+from investigation.domain.listing import CaseFilter, CaseLine, CaseSort, Position
 from investigation.domain.model import (
     Case,
     CaseState,
@@ -32,7 +34,7 @@ from investigation.domain.model import (
     Region,
     Transition,
 )
-from investigation.domain.records import Records
+from investigation.domain.records import PartyKind, Records
 from investigation.service.unit_of_work import CaseRepository
 
 RECORDS: TypeAdapter[Records] = TypeAdapter(Records)
@@ -147,6 +149,77 @@ class SqlCaseRepository(CaseRepository):
     async def flush(self) -> None:
         await super().flush()
         await self._write_rollups()
+
+    # -- the case list -------------------------------------------------------------------------
+
+    async def search(
+        self, f: CaseFilter, *, sort: CaseSort, after: Position | None, limit: int, now: datetime
+    ) -> list[CaseLine]:
+        """The page is cut from the `cases` indexes in the list's order (next due time, or opening
+        time, then the number); only its cases' pending deadlines and parties are then read."""
+        c = cases
+        where = _list_where(f, now)
+        newest = (c.c.opened_at.desc(), c.c.number.desc())
+        rows: list[Any] = []
+        if sort is CaseSort.DUE and (after is None or after.due):
+            due = [*where, c.c.next_due_at.is_not(None)]
+            if after is not None:
+                due.append(_row(c.c.next_due_at, c.c.number) > _values(c.c.next_due_at, after))
+            rows = await self._lines(sa.select(*_LINE).where(*due).order_by(c.c.next_due_at, c.c.number).limit(limit))
+            after = None
+            if len(rows) == limit or f.overdue or f.due_before is not None:
+                return await self._complete(rows, now)  # the cases without a pending deadline match neither
+            where.append(c.c.next_due_at.is_(None))
+        elif sort is CaseSort.DUE:
+            where.append(c.c.next_due_at.is_(None))
+        if after is not None:
+            where.append(_row(c.c.opened_at, c.c.number) < _values(c.c.opened_at, after))
+        rows += await self._lines(sa.select(*_LINE).where(*where).order_by(*newest).limit(limit - len(rows)))
+        return await self._complete(rows, now)
+
+    async def _lines(self, statement: sa.Select[Any]) -> list[Any]:
+        return list((await self._session.execute(statement)).all())
+
+    async def _complete(self, rows: Sequence[Any], now: datetime) -> list[CaseLine]:
+        """The lines of a page: each case's pending deadlines and determination's departments."""
+        numbers = [r.number for r in rows]
+        if not numbers:
+            return []
+        d, p = case_deadlines, case_parties
+        pending: dict[str, list[Deadline]] = {n: [] for n in numbers}
+        for dl in await self._session.execute(
+            sa.select(d.c.number, d.c.milestone, d.c.round, d.c.due_at, d.c.source).where(
+                d.c.number.in_(numbers), d.c.state == DeadlineState.PENDING.value
+            )
+        ):
+            pending[dl.number].append(Deadline(dl.milestone, dl.due_at, dl.source, round=dl.round))
+        departments: dict[str, set[str]] = {n: set() for n in numbers}
+        for party in await self._session.execute(
+            sa.select(p.c.number, p.c.kind, p.c.name, p.c.department).where(p.c.number.in_(numbers))
+        ):
+            named = party.department or (party.name if party.kind == PartyKind.DEPARTMENT.value else None)
+            if named:
+                departments[party.number].add(named)
+        out = []
+        for r in rows:
+            mine = pending[r.number]
+            upcoming = min(mine, key=lambda x: (x.due_at, x.milestone, x.round), default=None)
+            out.append(
+                CaseLine(
+                    number=r.number,
+                    factory=r.factory,
+                    state=r.state,
+                    severity=r.severity,
+                    responsible_department=r.responsible_department,
+                    departments=tuple(sorted(departments[r.number])),
+                    opened_at=r.opened_at,
+                    next_deadline=upcoming,
+                    overdue=upcoming is not None and upcoming.due_at < now,
+                    pending_deadlines=len(mine),
+                    overdue_deadlines=sum(x.due_at < now for x in mine),
+                )
+            )
+        return out
 
     # -- insert ------------------------------------------------------------------------------
 
@@ -312,6 +385,56 @@ class SqlCaseRepository(CaseRepository):
                 await self._session.execute(upsert_statement(table, dialect), _rollup_rows(table, changes))
 
 
+_LINE = (
+    cases.c.number,
+    cases.c.factory,
+    cases.c.state,
+    cases.c.severity,
+    cases.c.responsible_department,
+    cases.c.opened_at,
+    cases.c.next_due_at,
+)
+
+
+def _row(*columns: sa.ColumnElement[Any]) -> sa.Tuple:
+    """A row value: `(a, b) > (x, y)` lets both databases seek the index to a keyset position."""
+    return sa.tuple_(*columns)
+
+
+def _values(time: sa.Column[Any], after: Position) -> sa.Tuple:
+    return sa.tuple_(sa.literal(after.at, time.type), sa.literal(after.number, cases.c.number.type))
+
+
+def _list_where(f: CaseFilter, now: datetime) -> list[sa.ColumnElement[bool]]:
+    c, p = cases, case_parties
+    where: list[sa.ColumnElement[bool]] = []
+    if f.factories is not None:
+        where.append(c.c.factory.in_(sorted(f.factories)))
+    if f.states is not None:
+        where.append(c.c.state.in_(sorted(f.states)))
+    if f.department is not None:
+        named = sa.or_(
+            p.c.department == f.department,
+            sa.and_(p.c.kind == PartyKind.DEPARTMENT.value, p.c.name == f.department),
+        )
+        where.append(
+            sa.or_(
+                c.c.responsible_department == f.department,
+                sa.exists().where(p.c.number == c.c.number, named),
+            )
+        )
+    if f.overdue is True:
+        where.append(c.c.next_due_at < now)
+    elif f.overdue is False:
+        where.append(sa.or_(c.c.next_due_at.is_(None), c.c.next_due_at >= now))
+    if f.due_before is not None:
+        where.append(c.c.next_due_at < f.due_before)
+    if f.number_prefix is not None:
+        # exact on both databases (LIKE ignores case on SQLite, a collation may reorder text)
+        where.append(sa.func.substr(c.c.number, 1, len(f.number_prefix)) == f.number_prefix)
+    return where
+
+
 def upsert_statement(table: sa.Table, dialect: str) -> Any:
     """`INSERT … ON CONFLICT (key) DO UPDATE SET n = n + excluded.n` (PostgreSQL, SQLite ≥ 3.24)."""
     insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
@@ -364,6 +487,7 @@ def _case_values(case: Case, month: int) -> dict[str, Any]:
         "cause_class": resp.cause_class.value if resp else None,
         "loss_class": resp.loss_class.value if resp else None,
         "loss_amount": resp.loss_amount if resp else None,
+        "next_due_at": upcoming.due_at if (upcoming := listing.next_deadline(case)) else None,
     }
 
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import anyio
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
+from cqm_shared.contracts.complaint import DateTimeText
 from cqm_shared.security.access import require
 from cqm_shared.security.principal import Principal
 from cqm_shared.web import expected_version, version_etag
 from investigation.adapters.report import render_html, render_pdf
+from investigation.domain.listing import CaseFilter, CaseLine, CaseSort, Position, position_of, states_named
 from investigation.domain.model import Case, ComplaintFacts, Deadline, Transition
 from investigation.domain.records import (
     Action,
@@ -38,7 +41,8 @@ from investigation.domain.records import (
 from investigation.domain.report_of_case import report_of
 from investigation.domain.rules import propose_split
 from investigation.entrypoints import step_bodies as b
-from investigation.service.handlers import Policies, StepContext, case_of, take_step
+from investigation.service import statistics as stats
+from investigation.service.handlers import Policies, StepContext, case_list, case_of, take_step
 from investigation.service.unit_of_work import InvestigationUnitOfWork
 
 router = APIRouter(prefix="/api/v1/investigations", tags=["investigations"])
@@ -206,6 +210,165 @@ _STEP_RESPONSES: dict[int | str, dict[str, Any]] = {
         "or the case changed since the version in If-Match"
     },
 }
+
+
+# -- the case list (我的待办 / 案件列表) ---------------------------------------------------------
+
+
+def given_once(*names: str) -> Callable[[Request], None]:
+    """A dependency refusing a scalar query parameter given more than once (422, as any invalid
+    parameter would be): FastAPI would silently take the last value."""
+
+    def check(request: Request) -> None:
+        repeated = [n for n in names if len(request.query_params.getlist(n)) > 1]
+        if repeated:
+            raise RequestValidationError(
+                [{"loc": ("query", n), "msg": "give this parameter once", "type": "repeated"} for n in repeated]
+            )
+
+    return check
+
+
+StateParam = Literal[
+    "open",
+    "opened",
+    "triaged",
+    "contained",
+    "root_caused",
+    "responsibility_determined",
+    "disputed",
+    "actions_open",
+    "verified",
+    "replied",
+    "closed",
+    "reopened",
+    "withdrawn",
+]
+# Keyset cursor "<d|o>~<time in epoch microseconds>~<number>" (d: among the cases with a pending
+# deadline, the time is the next one's due time; o: the opening time), as intake's search: every
+# value the pattern admits is a position, so a schema-valid cursor is never refused.
+CURSOR_PATTERN = r"^[do]~[0-9]{1,16}~[A-Za-z0-9-]{1,32}$"
+EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+def _decode_cursor(cursor: str) -> Position:
+    part, micros, number = cursor.split("~", 2)
+    return Position(part == "d", EPOCH + timedelta(microseconds=int(micros)), number)
+
+
+def _encode_cursor(position: Position) -> str:
+    return f"{'d' if position.due else 'o'}~{(position.at - EPOCH) // timedelta(microseconds=1)}~{position.number}"
+
+
+class NextDeadlineView(BaseModel):
+    milestone: str
+    round: int
+    due_at: datetime
+    state: str  # always pending: the earliest pending deadline
+    overdue: bool  # past due now
+
+
+class CaseLineView(BaseModel):
+    number: str
+    factory: str
+    state: str
+    severity: str | None  # triage's, None before triage
+    responsible_department: str | None  # triage's (who receives the feedback slip)
+    departments: list[str]  # the current determination's (parties' departments)
+    opened_at: datetime
+    next_deadline: NextDeadlineView | None  # None: no deadline pending
+    pending_deadlines: int
+    overdue_deadlines: int
+
+    @classmethod
+    def of(cls, line: CaseLine) -> CaseLineView:
+        upcoming = line.next_deadline
+        return cls(
+            number=line.number,
+            factory=line.factory,
+            state=line.state,
+            severity=line.severity,
+            responsible_department=line.responsible_department,
+            departments=list(line.departments),
+            opened_at=line.opened_at,
+            next_deadline=NextDeadlineView(
+                milestone=upcoming.milestone,
+                round=upcoming.round,
+                due_at=upcoming.due_at,
+                state=upcoming.state.value,
+                overdue=line.overdue,
+            )
+            if upcoming
+            else None,
+            pending_deadlines=line.pending_deadlines,
+            overdue_deadlines=line.overdue_deadlines,
+        )
+
+
+class CasePage(BaseModel):
+    items: list[CaseLineView]
+    next_cursor: str | None  # send it back as `cursor` (with the same filters and sort) for the next page
+
+
+LIST_ONCE = given_once("factory", "department", "overdue", "due_before", "number_prefix", "sort", "limit", "cursor")
+
+
+@router.get(
+    "",
+    response_model=CasePage,
+    summary="Cases by next deadline or opening time, with what is pending and overdue (cursor-paginated)",
+)
+async def list_investigations(
+    request: Request,
+    principal: Annotated[Principal, Depends(require("investigations:read"))],
+    _once: Annotated[None, Depends(LIST_ONCE)],
+    factory: Annotated[
+        str | None, Query(pattern=r"^[A-Z][A-Z0-9]{1,9}$", description="one factory (default: all you see)")
+    ] = None,
+    state: Annotated[
+        list[StateParam] | None,
+        Query(description="one or more case states; `open`: every state but closed and withdrawn"),
+    ] = None,
+    department: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="triage's responsible department, or a department the current determination names",
+        ),
+    ] = None,
+    overdue: Annotated[
+        bool | None, Query(description="true: a pending deadline past due now; false: none past due")
+    ] = None,
+    due_before: Annotated[DateTimeText | None, Query(description="a pending deadline due before this time")] = None,
+    number_prefix: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9-]{1,32}$", description="e.g. F01-2611")] = None,
+    sort: Annotated[
+        Literal["due", "opened"],
+        Query(description="due: next deadline first, cases without one last (newest first); opened: newest first"),
+    ] = "due",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
+) -> CasePage:
+    """The console's "My work" (我的待办) and case list. Overdue is judged by the service's clock
+    (DOMAIN.md §3 "Deadlines"); only the caller's factories are listed, and a factory they may not
+    see answers 404."""
+    f = CaseFilter(
+        factories=stats.scope(principal.visible_factories(), factory),
+        states=states_named(state) if state else None,
+        department=department,
+        overdue=overdue,
+        due_before=due_before,
+        number_prefix=number_prefix,
+    )
+    order = CaseSort(sort)
+    after = _decode_cursor(cursor) if cursor else None
+    lines = await case_list(_uow(request, principal), f, sort=order, after=after, limit=limit + 1)
+    more = len(lines) > limit
+    lines = lines[:limit]
+    return CasePage(
+        items=[CaseLineView.of(line) for line in lines],
+        next_cursor=_encode_cursor(position_of(lines[-1], order)) if more else None,
+    )
 
 
 @router.get(

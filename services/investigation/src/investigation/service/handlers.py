@@ -8,12 +8,13 @@ writes the case, its audit rows and its public events in one transaction.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
 from cqm_shared.domain import NotFound
 from cqm_shared.policy import UnknownFactory
+from investigation.domain.listing import CaseFilter, CaseLine, CaseSort, Position
 from investigation.domain.model import Case, CaseState, ComplaintFacts
 from investigation.domain.policy import InvestigationPolicy
 from investigation.service.unit_of_work import InvestigationUnitOfWork
@@ -70,6 +71,18 @@ async def case_of(uow: InvestigationUnitOfWork, number: str) -> Case:
     """The case of a complaint, if the caller may see its factory (else NotFound, never disclosed)."""
     async with uow:
         return await _visible(uow, number)
+
+
+async def case_list(
+    uow: InvestigationUnitOfWork, f: CaseFilter, *, sort: CaseSort, after: Position | None, limit: int
+) -> list[CaseLine]:
+    """A page of the case list, only ever of the factories the caller may see; overdue by the
+    service's clock (DOMAIN.md §3 "Deadlines")."""
+    visible = uow.actor.factories
+    if visible is not None:
+        f = replace(f, factories=visible if f.factories is None else f.factories & visible)
+    async with uow:
+        return await uow.cases.search(f, sort=sort, after=after, limit=limit, now=uow.clock.now())
 
 
 async def take_step(

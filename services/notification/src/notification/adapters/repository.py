@@ -15,11 +15,12 @@ from notification.adapters.orm import deadline_tracks, inbox_reads, notification
 from notification.domain.deliveries import Channel, Delivery, DeliveryStatus
 from notification.domain.inbox import ReadMark
 from notification.domain.model import Dispatch
-from notification.domain.timers import Timer, TimerKind, TimerState, Track
+from notification.domain.timers import DeadlineKey, Timer, TimerKind, TimerState, Track
 from notification.service.unit_of_work import (
     DeliveryRepository,
     DispatchRepository,
     InboxItem,
+    OpenDeadline,
     ReadMarkRepository,
     TimerRepository,
     TrackRepository,
@@ -269,6 +270,15 @@ class SqlTrackRepository(TrackRepository):
             raise StaleVersion(track.entity, track.key, expected_version, None)
 
 
+# The timers that still stand for a pending deadline (the partial indexes' predicate, spelled as
+# a literal: both planners use a partial index only when the query visibly implies it).
+COUNTING = sa.text("kind <> 'reminder' AND state <> 'cancelled' AND settled_at IS NULL")
+
+
+def _key_values(key: DeadlineKey) -> tuple[datetime, str, str, int]:
+    return key.due_at, key.track, key.milestone, key.round
+
+
 def _timer(r: Any) -> Timer:
     return Timer(
         id=r.id,
@@ -288,6 +298,7 @@ def _timer(r: Any) -> Timer:
         department=r.department,
         fired_at=r.fired_at,
         cancelled_at=r.cancelled_at,
+        settled_at=r.settled_at,
         version=r.version,
     )
 
@@ -311,6 +322,7 @@ def _timer_row(x: Timer) -> dict[str, Any]:
         "created_at": x.created_at,
         "fired_at": x.fired_at,
         "cancelled_at": x.cancelled_at,
+        "settled_at": x.settled_at,
         "version": x.version,
     }
 
@@ -334,6 +346,57 @@ class SqlTimerRepository(TimerRepository):
             stmt = stmt.where(t.c.factory.in_(sorted(factories)))
         rows = (await self._session.execute(stmt.order_by(t.c.fire_at, t.c.level))).all()
         return [_timer(r) for r in rows]
+
+    async def open_deadlines(
+        self,
+        factories: frozenset[str] | None,
+        *,
+        number: str | None = None,
+        after: DeadlineKey | None = None,
+        limit: int = 50,
+    ) -> list[OpenDeadline]:
+        # The page of deadlines is cut from a partial index of the timers that still count, in its
+        # order; only that page's timers and tracks are then read.
+        key = (t.c.due_at, t.c.track, t.c.milestone, t.c.round)
+        where: list[sa.ColumnElement[bool] | sa.TextClause] = [COUNTING]
+        if factories is not None:
+            where.append(t.c.factory.in_(sorted(factories)))
+        if number is not None:
+            where.append(t.c.number == number)
+        if after is not None:
+            where.append(
+                sa.tuple_(*key)
+                > sa.tuple_(*(sa.literal(v, c.type) for v, c in zip(_key_values(after), key, strict=True)))
+            )
+        page = [
+            DeadlineKey(*row)
+            for row in await self._session.execute(
+                sa.select(*key).where(*where).group_by(*key).order_by(*key).limit(limit)
+            )
+        ]
+        if not page:
+            return []
+        wanted = set(page)
+        found: dict[DeadlineKey, list[Timer]] = {k: [] for k in page}
+        tracks = sorted({k.track for k in page})
+        rows = await self._session.execute(
+            sa.select(t).where(t.c.track.in_(tracks), t.c.due_at.in_(sorted({k.due_at for k in page})))
+        )
+        for row in rows:
+            timer = _timer(row)
+            if timer.deadline in wanted:
+                found[timer.deadline].append(timer)
+        d = deadline_tracks
+        departments: dict[str, str | None] = {
+            k: department
+            for k, department in await self._session.execute(
+                sa.select(d.c.key, d.c.department).where(d.c.key.in_(tracks))
+            )
+        }
+        return [
+            OpenDeadline(k, sorted(found[k], key=lambda x: (x.fire_at, x.level)), departments.get(k.track))
+            for k in page
+        ]
 
     async def flush(self) -> None:
         # Many timers are added at once (a case's every deadline): one multi-row insert.

@@ -87,6 +87,23 @@ class TimerCancelled(DomainEvent):
     timer_id: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class TimerSettled(DomainEvent):
+    action: ClassVar[str] = "settle"
+    timer_id: str
+
+
+@dataclass(frozen=True, order=True)
+class DeadlineKey:
+    """One deadline of a track as its timers name it; ordered by due time (the escalation list's
+    order), then track, milestone and round."""
+
+    due_at: datetime
+    track: str
+    milestone: str
+    round: int
+
+
 @dataclass
 class Timer(Aggregate):
     entity: ClassVar[str] = "timer"
@@ -108,11 +125,23 @@ class Timer(Aggregate):
     department: str | None = None
     fired_at: datetime | None = None
     cancelled_at: datetime | None = None
+    # When the timer stopped counting for its deadline's escalation state: fired, and then its
+    # deadline was met, cancelled or moved (None while it counts; a cancelled timer never counts).
+    settled_at: datetime | None = None
     version: int = 0
 
     @property
     def identity(self) -> str:
         return self.id
+
+    @property
+    def deadline(self) -> DeadlineKey:
+        return DeadlineKey(self.due_at, self.track, self.milestone, self.round)
+
+    @property
+    def counts(self) -> bool:
+        """Whether the timer still stands for a pending deadline: pending, or fired and not settled."""
+        return self.state is TimerState.PENDING or (self.state is TimerState.FIRED and self.settled_at is None)
 
     @property
     def audit_id(self) -> str:
@@ -128,6 +157,7 @@ class Timer(Aggregate):
             "due_at": self.due_at.isoformat(),
             "fire_at": self.fire_at.isoformat(),
             "state": self.state.value,
+            "settled_at": self.settled_at.isoformat() if self.settled_at else None,
         }
 
     def fire(self, at: datetime, department: str | None) -> SlaRaised:
@@ -160,6 +190,14 @@ class Timer(Aggregate):
         before = self.snapshot()
         self.state, self.cancelled_at = TimerState.CANCELLED, at
         self.record(TimerCancelled(at=at, reason=why, timer_id=self.id), before=before)
+
+    def settle(self, at: datetime, why: str) -> None:
+        """The fired timer's deadline is no longer pending: it leaves the escalation state."""
+        if self.state is not TimerState.FIRED or self.settled_at is not None:
+            return  # pending ones are cancelled instead; settled once
+        before = self.snapshot()
+        self.settled_at = at
+        self.record(TimerSettled(at=at, reason=why, timer_id=self.id), before=before)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -233,11 +271,15 @@ class Track(Aggregate):
                 for timer in self._timers_for(d, start, policy, at):
                     wanted[timer.id] = timer
         new = [t for t in wanted.values() if t.id not in known]
+        pending = {(d.milestone, d.round, d.due_at) for d in deadlines if d.pending}
         cancelled = []
         for timer in existing:
+            gone = f"{timer.milestone} is no longer pending as of version {version}: {why}"
             if timer.state is TimerState.PENDING and timer.id not in wanted:
-                timer.cancel(at, f"{timer.milestone} is no longer pending as of version {version}: {why}")
+                timer.cancel(at, gone)
                 cancelled.append(timer)
+            elif timer.state is TimerState.FIRED and (timer.milestone, timer.round, timer.due_at) not in pending:
+                timer.settle(at, gone)
         if version is not None:
             self.applied_version = version
         self.updated_at = at
@@ -296,3 +338,58 @@ def _first_seen(timers: Iterable[Timer]) -> dict[tuple[str, int, datetime], date
         key = (t.milestone, t.round, t.due_at)
         seen[key] = min(seen.get(key, t.created_at), t.created_at)
     return seen
+
+
+# -- escalation state (逾期反应, DOMAIN.md §3 "Deadlines") -----------------------------------------
+
+
+@dataclass(frozen=True)
+class EscalationState:
+    """Where one pending deadline stands: the highest breach or escalation level fired (0: the
+    breach, to the owner; 1, 2, 3: department head, director, general manager), and what fires next."""
+
+    deadline: DeadlineKey
+    number: str
+    factory: str
+    producer: str
+    level: int | None  # None: no breach fired yet (not due, or due and not fired yet)
+    reached_at: datetime | None  # when that level fired
+    next: Timer | None  # the earliest pending timer (a reminder too); None: every level fired
+    overdue: bool  # past its due time, by the clock given
+    department: str | None  # the track's responsible department
+    owner: str | None  # the role that must meet the milestone (policy timers.owners)
+
+
+def open_deadlines(timers: Iterable[Timer]) -> dict[DeadlineKey, list[Timer]]:
+    """The timers of every deadline still pending, as its timers tell: one of its breach or
+    escalation timers still counts (pending, or fired and not settled)."""
+    groups: dict[DeadlineKey, list[Timer]] = {}
+    for t in timers:
+        groups.setdefault(t.deadline, []).append(t)
+    return {
+        key: group for key, group in groups.items() if any(t.counts and t.kind is not TimerKind.REMINDER for t in group)
+    }
+
+
+def escalation_state(
+    timers: Sequence[Timer], *, now: datetime, department: str | None, owner: str | None
+) -> EscalationState:
+    """The escalation state of one deadline from all its timers, at `now`."""
+    first = timers[0]
+    fired = [t for t in timers if t.state is TimerState.FIRED and t.kind is not TimerKind.REMINDER]
+    top = max(fired, key=lambda t: (t.level, t.fire_at), default=None)
+    upcoming = min(
+        (t for t in timers if t.state is TimerState.PENDING), key=lambda t: (t.fire_at, t.level), default=None
+    )
+    return EscalationState(
+        deadline=first.deadline,
+        number=first.number,
+        factory=first.factory,
+        producer=first.producer,
+        level=top.level if top else None,
+        reached_at=top.fired_at if top else None,
+        next=upcoming,
+        overdue=first.due_at < now,
+        department=department,
+        owner=owner,
+    )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from cqm_shared.contracts.complaint import DateTimeText
@@ -13,8 +15,16 @@ from cqm_shared.security.access import require
 from cqm_shared.security.principal import Principal
 from notification.domain.deliveries import Delivery
 from notification.domain.model import Dispatch
-from notification.domain.timers import Timer
-from notification.service.handlers import Policies, Reader, dispatches_of, inbox_of, mark_read, timers_of
+from notification.domain.timers import DeadlineKey, EscalationState, Timer
+from notification.service.handlers import (
+    Policies,
+    Reader,
+    dispatches_of,
+    escalations_of,
+    inbox_of,
+    mark_read,
+    timers_of,
+)
 from notification.service.unit_of_work import NotificationUnitOfWork
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
@@ -224,3 +234,115 @@ async def list_timers(
     complaint: Annotated[str, Query(min_length=1, max_length=32)],
 ) -> list[TimerView]:
     return [TimerView.of(t) for t in await timers_of(_uow(request, principal), complaint)]
+
+
+# -- escalation levels (逾期反应) -----------------------------------------------------------------
+
+
+def given_once(*names: str) -> Callable[[Request], None]:
+    """A dependency refusing a scalar query parameter given more than once (422, as any invalid
+    parameter would be): FastAPI would silently take the last value."""
+
+    def check(request: Request) -> None:
+        repeated = [n for n in names if len(request.query_params.getlist(n)) > 1]
+        if repeated:
+            raise RequestValidationError(
+                [{"loc": ("query", n), "msg": "give this parameter once", "type": "repeated"} for n in repeated]
+            )
+
+    return check
+
+
+# Keyset cursor "<due time in epoch microseconds>~<track>~<milestone>~<round>" of the last
+# deadline of a page: every value the pattern admits is a position (never refused once valid).
+ESCALATION_CURSOR = r"^[0-9]{1,16}~[A-Za-z0-9:_.-]{1,100}~[A-Za-z0-9:_.-]{1,100}~[0-9]{1,6}$"
+EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+def _decode_deadline(cursor: str) -> DeadlineKey:
+    micros, track, milestone, round_ = cursor.split("~")
+    return DeadlineKey(EPOCH + timedelta(microseconds=int(micros)), track, milestone, int(round_))
+
+
+def _encode_deadline(key: DeadlineKey) -> str:
+    return f"{(key.due_at - EPOCH) // timedelta(microseconds=1)}~{key.track}~{key.milestone}~{key.round}"
+
+
+class NextTimerView(BaseModel):
+    kind: str  # reminder, breach or escalation
+    level: int
+    fire_at: datetime
+
+
+class EscalationView(BaseModel):
+    number: str
+    factory: str
+    producer: str  # investigation (a case) or penalty (an assessment)
+    milestone: str
+    round: int
+    due_at: datetime
+    overdue: bool  # past due now
+    level: int | None  # highest fired: 0 breached (the owner told), 1-3 escalated; None: none fired yet
+    reached_at: datetime | None  # when that level fired
+    next: NextTimerView | None  # the next timer to fire; None: every level fired
+    owner: str | None  # the role that must meet the milestone (policy)
+    department: str | None  # the responsible department, as notification knows it
+
+    @classmethod
+    def of(cls, e: EscalationState) -> EscalationView:
+        nxt = e.next
+        return cls(
+            number=e.number,
+            factory=e.factory,
+            producer=e.producer,
+            milestone=e.deadline.milestone,
+            round=e.deadline.round,
+            due_at=e.deadline.due_at,
+            overdue=e.overdue,
+            level=e.level,
+            reached_at=e.reached_at,
+            next=NextTimerView(kind=nxt.kind.value, level=nxt.level, fire_at=nxt.fire_at) if nxt else None,
+            owner=e.owner,
+            department=e.department,
+        )
+
+
+class EscalationPage(BaseModel):
+    items: list[EscalationView]
+    next_cursor: str | None  # send it back as `cursor` (with the same filters) for the next page
+
+
+@router.get(
+    "/escalations",
+    response_model=EscalationPage,
+    summary="Pending deadlines, earliest due first, with the escalation level reached (逾期反应)",
+)
+async def list_escalations(
+    request: Request,
+    principal: Annotated[Principal, Depends(require("notifications:read"))],
+    _once: Annotated[None, Depends(given_once("factory", "complaint", "limit", "cursor"))],
+    factory: Annotated[
+        str | None, Query(pattern=r"^[A-Z][A-Z0-9]{1,9}$", description="one factory (default: all you see)")
+    ] = None,
+    complaint: Annotated[str | None, Query(min_length=1, max_length=32, description="one complaint's")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(pattern=ESCALATION_CURSOR)] = None,
+) -> EscalationPage:
+    """Every deadline a case or an assessment still has pending, as the timers know it: level 0
+    once the breach fired (the owner was told), 1-3 as it escalated to the department head,
+    director and general manager (DOMAIN.md §3 "Deadlines"), and the next timer. Only the
+    caller's factories; a factory they may not see answers 404."""
+    found = await escalations_of(
+        _uow(request, principal),
+        _policies(request),
+        factory=factory,
+        number=complaint,
+        after=_decode_deadline(cursor) if cursor else None,
+        limit=limit + 1,
+    )
+    more = len(found) > limit
+    found = found[:limit]
+    return EscalationPage(
+        items=[EscalationView.of(e) for e in found],
+        next_cursor=_encode_deadline(found[-1].deadline) if more else None,
+    )

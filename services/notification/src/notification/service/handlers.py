@@ -56,7 +56,15 @@ from notification.domain.model import (
 from notification.domain.policy import NotificationPolicy
 from notification.domain.rendering import Renderer
 from notification.domain.sla import sla_notices
-from notification.domain.timers import DeadlineFact, Timer, TimerState, Track
+from notification.domain.timers import (
+    DeadlineFact,
+    DeadlineKey,
+    EscalationState,
+    Timer,
+    TimerState,
+    Track,
+    escalation_state,
+)
 from notification.service.unit_of_work import InboxItem, NotificationUnitOfWork
 
 MAX_SUBJECT = 300
@@ -381,6 +389,50 @@ async def fire_timer(uow: NotificationUnitOfWork, timer_id: str, notifying: Noti
 async def timers_of(uow: NotificationUnitOfWork, number: str) -> list[Timer]:
     async with uow:
         return await uow.timers.for_complaint(number, uow.actor.factories)
+
+
+def factory_scope(visible: frozenset[str] | None, factory: str | None) -> frozenset[str] | None:
+    """The factories a question covers: the one named (NotFound if the caller may not see it,
+    never disclosed), else all the caller sees (None: every factory)."""
+    if factory is None:
+        return visible
+    if visible is not None and factory not in visible:
+        raise NotFound(f"factory {factory} not found")
+    return frozenset({factory})
+
+
+def _owner(policies: Policies, factory: str, milestone: str) -> str | None:
+    try:
+        return policies.for_factory(factory).timers.owner_of(milestone)
+    except LookupError:
+        return None
+
+
+async def escalations_of(
+    uow: NotificationUnitOfWork,
+    policies: Policies,
+    *,
+    factory: str | None = None,
+    number: str | None = None,
+    after: DeadlineKey | None = None,
+    limit: int = 50,
+) -> list[EscalationState]:
+    """Every deadline still pending in the factories the caller sees, earliest due first, with
+    the level of 逾期反应 it reached and what fires next (DOMAIN.md §3 "Deadlines", §5)."""
+    factories = factory_scope(uow.actor.factories, factory)
+    async with uow:
+        now = uow.clock.now()
+        found = await uow.timers.open_deadlines(factories, number=number, after=after, limit=limit)
+    return [
+        escalation_state(
+            d.timers,
+            now=now,
+            department=d.department,
+            owner=_owner(policies, d.timers[0].factory, d.deadline.milestone),
+        )
+        for d in found
+        if d.timers
+    ]
 
 
 # ---------------------------------------------------------------------------------------

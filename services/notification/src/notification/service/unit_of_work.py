@@ -11,7 +11,7 @@ from cqm_shared.uow import Repository, UnitOfWork
 from notification.domain.deliveries import Delivery
 from notification.domain.inbox import ReadMark
 from notification.domain.model import Dispatch
-from notification.domain.timers import Timer, Track
+from notification.domain.timers import DeadlineKey, Timer, Track
 
 
 class DispatchRepository(Repository[Dispatch], abc.ABC):
@@ -66,6 +66,13 @@ class TrackRepository(Repository[Track], abc.ABC):
     async def get(self, key: str) -> Track | None: ...
 
 
+@dataclass(frozen=True)
+class OpenDeadline:
+    deadline: DeadlineKey
+    timers: list[Timer]  # all of them: pending, fired (settled or not) and cancelled
+    department: str | None  # the track's
+
+
 class TimerRepository(Repository[Timer], abc.ABC):
     @abc.abstractmethod
     async def get(self, timer_id: str) -> Timer | None: ...
@@ -76,6 +83,18 @@ class TimerRepository(Repository[Timer], abc.ABC):
 
     @abc.abstractmethod
     async def for_complaint(self, number: str, factories: frozenset[str] | None) -> list[Timer]: ...
+
+    @abc.abstractmethod
+    async def open_deadlines(
+        self,
+        factories: frozenset[str] | None,
+        *,
+        number: str | None = None,
+        after: DeadlineKey | None = None,
+        limit: int = 50,
+    ) -> list[OpenDeadline]:
+        """The deadlines still pending (domain.timers.open_deadlines), earliest due first, after
+        `after`: each with all its timers and its track's department."""
 
 
 class NotificationUnitOfWork(UnitOfWork, abc.ABC):
