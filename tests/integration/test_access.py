@@ -107,7 +107,9 @@ CALLS: dict[tuple[str, str, str], Call] = {
     ("intake", "GET", "/api/v1/complaints/{number}/attachments"): Call(200),
     ("intake", "GET", "/api/v1/complaints/{number}/attachments/{attachment_id}"): Call(200),
     ("intake", "GET", "/api/v1/stats/complaints"): Call(200),
+    **{("intake", "GET", f"/api/v1/stats/complaints/{name}"): Call(200) for name in ("trend", "pareto", "repeats")},
     ("intake", "GET", "/api/v1/audit"): Call(200, params={"complaint": "{number}"}),
+    ("investigation", "GET", "/api/v1/investigations"): Call(200),
     ("investigation", "GET", "/api/v1/investigations/{number}"): Call(200),
     ("investigation", "GET", "/api/v1/investigations/{number}/8d"): Call(200),
     ("investigation", "POST", "/api/v1/investigations/{number}/responsibility/proposal"): Call(
@@ -138,11 +140,13 @@ CALLS: dict[tuple[str, str, str], Call] = {
     ("penalty", "POST", "/api/v1/assessments/{assessment_id}/approval"): Call(409, json={}),
     ("penalty", "GET", "/api/v1/ledger/{factory}/{period}"): Call(200),
     ("penalty", "POST", "/api/v1/ledger/{factory}/{period}/close"): Call(409, json={"reason": "sweep"}),
+    ("penalty", "GET", "/api/v1/stats/penalties/cost"): Call(200, params={"factory": "F01", "by": "department"}),
     ("penalty", "GET", "/api/v1/rules/{factory}"): Call(200),
     ("penalty", "POST", "/api/v1/rules/reload"): Call(200),
     ("penalty", "GET", "/api/v1/audit"): Call(200, params={"complaint": "{number}"}),
     ("notification", "GET", "/api/v1/notifications"): Call(200, params={"complaint": "{number}"}),
     ("notification", "GET", "/api/v1/timers"): Call(200, params={"complaint": "{number}"}),
+    ("notification", "GET", "/api/v1/escalations"): Call(200),
     ("notification", "GET", "/api/v1/inbox"): Call(200),
     # `{notification_id}` is in no one's inbox: 404 (past access control)
     ("notification", "POST", "/api/v1/inbox/{notification_id}/read"): Call(404),
