@@ -52,7 +52,7 @@ Day = Annotated[date, BeforeValidator(_iso_day)]
 class StatsParams(BaseModel):
     """The complaints a statistic covers."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=False)
+    model_config = ConfigDict(extra="forbid")
 
     factory: str | None = Field(
         default=None, pattern=r"^[A-Z][A-Z0-9]{1,9}$", description="one factory (default: every one you see)"

@@ -50,18 +50,21 @@ def _figures(f: CostFigures) -> dict[str, Any]:
     }
 
 
-class PeriodRowView(FiguresView):
+class _PeriodKey(BaseModel):
     period: str  # 2026-11 (month), 2026-Q4 (quarter) or 2026 (year)
 
+
+class _DepartmentKey(_PeriodKey):
+    department: str | None  # the responsible department; null: none (suppliers' charge-backs and shares)
+
+
+class PeriodRowView(FiguresView, _PeriodKey):  # the key first in JSON: pydantic takes the last base's fields first
     @classmethod
     def of(cls, r: CostRow) -> PeriodRowView:
         return cls(period=r.period, **_figures(r))
 
 
-class DepartmentRowView(FiguresView):
-    period: str
-    department: str | None  # the responsible department; null: none (suppliers' charge-backs and shares)
-
+class DepartmentRowView(FiguresView, _DepartmentKey):
     @classmethod
     def of(cls, r: CostRow) -> DepartmentRowView:
         return cls(period=r.period, department=r.department, **_figures(r))
@@ -112,10 +115,15 @@ async def cost_of_poor_quality(
     grain: Annotated[Grain, Query(description="month, quarter or year")] = Grain.MONTH,
     by: Annotated[By, Query(description="period, or period and responsible department")] = By.PERIOD,
     first: Annotated[
-        str | None, Query(alias="from", pattern=PERIOD, description="first month, yyyy-mm (default: see above)")
+        str | None,
+        Query(
+            alias="from",
+            pattern=PERIOD,
+            description="first month, yyyy-mm (default: 12 months, 4 quarters or 5 years up to `to`)",
+        ),
     ] = None,
     last: Annotated[
-        str | None, Query(alias="to", pattern=PERIOD, description="last month, yyyy-mm (default: now)")
+        str | None, Query(alias="to", pattern=PERIOD, description="last month, yyyy-mm (default: the current month)")
     ] = None,
     factory: Annotated[
         str | None, Query(pattern=FACTORY, description="one factory (default: every factory you see)")
