@@ -48,8 +48,10 @@ def console_stack(rabbitmq_url: str, tmp_path_factory: pytest.TempPathFactory) -
         cleaner.join()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Per module: Playwright's sync API runs an event loop in this thread while it is open, and
+    the async tests after the browser tests need the thread back."""
     if not CHROMIUM.exists():
         pytest.fail(f"no Chromium at {CHROMIUM}: `make test` installs Debian's chromium package (make browser)")
     with sync_playwright() as playwright:
