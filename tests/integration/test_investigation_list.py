@@ -269,6 +269,8 @@ async def test_roles_without_investigations_read_are_refused_and_bad_parameters_
         {"factory": "f01"},
         {"number_prefix": "F01%"},
         {"department": ""},
+        {"factory": ["F01", "F02"]},  # a single value given twice: never silently the last one
+        {"limit": ["5", "6"]},
     ):
         answer = await get(world, **bad)
         assert answer.status_code == 422, (bad, answer.text)

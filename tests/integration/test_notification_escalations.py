@@ -201,6 +201,8 @@ async def test_every_human_role_reads_it_and_bad_parameters_are_422(world: World
         {"complaint": "x" * 33},
         {"cursor": "nonsense"},
         {"cursor": "1~case:F01 x~first_response~1"},
+        {"factory": ["F01", "F02"]},  # a single value given twice: never silently the last one
+        {"complaint": [MINE, THEIRS]},
     ):
         answer = await get(world, **bad)
         assert answer.status_code == 422, (bad, answer.text)

@@ -345,12 +345,12 @@ def flatten(series: list[stats.TrendPoint]) -> Counter[tuple[str, str, str]]:
     """(period, key, what it counts as) -> n, of the points answered."""
     return Counter(
         {
-            (point.period, point.key, kind): n
+            (point["period"], point["key"], kind): n
             for point in series
             for kind, n in (
-                (rollups.COMPLAINT, point.complaints),
-                (rollups.REPEAT, point.repeats),
-                (rollups.WITHDRAWN, point.withdrawn),
+                (rollups.COMPLAINT, point["complaints"]),
+                (rollups.REPEAT, point["repeats"]),
+                (rollups.WITHDRAWN, point["withdrawn"]),
             )
             if n
         }
@@ -373,7 +373,8 @@ async def test_trend_pareto_and_repeats_agree_with_the_complaints(
         quarter = f"{p.day // 10000}-Q{(p.day // 100 % 100 - 1) // 3 + 1}"
         expected[(quarter, p.defect_type, p.counted_as)] += 1
     assert flatten(quarterly.series) == expected
-    assert [(p.period, p.key) for p in quarterly.series] == sorted((p.period, p.key) for p in quarterly.series)
+    order = [(p["period"], p["key"]) for p in quarterly.series]
+    assert order == sorted(order)
 
     f01 = Scope(frozenset({"F01"}), date(2025, 3, 15), date(2026, 2, 10))
     yearly = await stats.trend(statistics, f01, Grain.YEAR, By.CHANNEL)
@@ -383,7 +384,7 @@ async def test_trend_pareto_and_repeats_agree_with_the_complaints(
         if p.factory == "F01" and 20250315 <= p.day <= 20260210:
             expected[(str(p.day // 10000), p.channel, p.counted_as)] += 1
     assert flatten(yearly.series) == expected
-    assert {p.period for p in yearly.series} == {"2025", "2026"}
+    assert {p["period"] for p in yearly.series} == {"2025", "2026"}
 
     pareto = await stats.pareto(statistics, EVER)
     defects = Counter(

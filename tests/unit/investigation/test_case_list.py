@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import get_args
 
 import pytest
 
@@ -21,6 +22,7 @@ from investigation.adapters.publishing import to_public
 from investigation.domain.listing import OPEN, CaseFilter, CaseLine, CaseSort, Position, position_of, states_named
 from investigation.domain.model import Case, CaseState
 from investigation.domain.records import Party, PartyKind, Severity
+from investigation.entrypoints.api import StateParam
 from investigation.service.handlers import case_list
 from tests.unit.fakes import T0, factory
 from tests.unit.investigation import case_builders as cb
@@ -134,6 +136,10 @@ async def test_a_line_shows_severity_departments_and_what_is_pending_and_overdue
     clock.advance(3 * DAY)  # the injected clock decides what is overdue
     later = {x.number: x for x in await listed(make)}
     assert later["F01-2611-0003"].overdue and later["F01-2611-0003"].overdue_deadlines > 0
+
+
+def test_the_api_offers_every_case_state_and_open() -> None:
+    assert set(get_args(StateParam)) == {s.value for s in CaseState} | {OPEN}
 
 
 async def test_filters_state_open_department_overdue_due_before_and_number_prefix(make: Make, clock: FakeClock) -> None:

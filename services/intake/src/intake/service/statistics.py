@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from typing import Protocol
+from typing import Annotated, NamedTuple, Protocol
 
 from pydantic import BaseModel, Field
+from typing_extensions import TypedDict
 
 Factories = frozenset[str] | None  # None: every factory
 
@@ -53,8 +54,7 @@ class Scope:
     product: str | None = None
 
 
-@dataclass(frozen=True)
-class Counts:
+class Counts(NamedTuple):  # a tuple: thousands of them are cheap to make, sort and collect
     period: int  # by the grain: yyyymm, yyyy·10 + quarter, yyyy; 0 without a grain
     key: str  # the value of `by` ('' without)
     complaints: int
@@ -65,7 +65,7 @@ class Counts:
 class Statistics(Protocol):
     async def counts(self, scope: Scope, grain: Grain | None, by: By | None) -> list[Counts]:
         """The counters of the scope summed per period of `grain` and value of `by`; only
-        (period, key) pairs with a count."""
+        (period, key) pairs with a count, ordered by period and key."""
         ...
 
 
@@ -128,12 +128,17 @@ def repeat_rate(complaints: int, repeats: int) -> Decimal | None:
     return percent(repeats, complaints + repeats)
 
 
-class TrendPoint(BaseModel):
-    period: str = Field(description='"2026-11", "2026-Q4" or "2026"', examples=["2026-11"])
-    key: str = Field(description="the factory, product, defect type ('' = 未分类) or channel; '' without `by`")
-    complaints: int = Field(description="counted complaints: no repeats, no withdrawn ones")
-    repeats: int = Field(description="repeats of an earlier complaint (linked, not counted again)")
-    withdrawn: int = Field(description="withdrawn complaints (not repeats)")
+class TrendPoint(TypedDict):
+    """One period and key: counted complaints (no repeats, no withdrawn ones), repeats (linked to
+    an earlier complaint, not counted again) and withdrawn complaints (not repeats)."""
+
+    period: Annotated[str, Field(description='"2026-11", "2026-Q4" or "2026"', examples=["2026-11"])]
+    key: Annotated[
+        str, Field(description="the factory, product, defect type ('' = 未分类) or channel; '' without `by`")
+    ]
+    complaints: int
+    repeats: int
+    withdrawn: int
 
 
 class TrendReport(BaseModel):
@@ -186,28 +191,26 @@ class RepeatReport(BaseModel):
     top_products: list[RepeatedProduct] = Field(description="most repeats first (products with repeats only)")
 
 
-def _sorted(rows: Iterable[Counts]) -> list[Counts]:
-    return sorted(rows, key=lambda r: (r.period, r.key))
+def _labels(rows: Iterable[Counts], grain: Grain | None) -> dict[int, str]:
+    return {period: period_label(period, grain) for period in {r.period for r in rows}}
 
 
 async def trend(stats: Statistics, scope: Scope, grain: Grain, by: By | None) -> TrendReport:
     rows = await stats.counts(scope, grain, by)
-    return TrendReport(
-        grain=grain,
-        by=by,
-        first=scope.first,
-        last=scope.last,
-        product=scope.product,
-        series=[
-            TrendPoint(
-                period=period_label(r.period, grain),
-                key=r.key,
-                complaints=r.complaints,
-                repeats=r.repeats,
-                withdrawn=r.withdrawn,
-            )
-            for r in _sorted(rows)
-        ],
+    label = _labels(rows, grain)
+    # A series can have thousands of points (ten years × products): plain dicts, built once.
+    series: list[TrendPoint] = [
+        {
+            "period": label[r.period],
+            "key": r.key,
+            "complaints": r.complaints,
+            "repeats": r.repeats,
+            "withdrawn": r.withdrawn,
+        }
+        for r in rows
+    ]
+    return TrendReport.model_construct(
+        grain=grain, by=by, first=scope.first, last=scope.last, product=scope.product, series=series
     )
 
 
@@ -229,7 +232,7 @@ async def pareto(stats: Statistics, scope: Scope) -> ParetoReport:
 
 
 async def repeats(stats: Statistics, scope: Scope, grain: Grain, top: int) -> RepeatReport:
-    periods = _sorted(await stats.counts(scope, grain, None))
+    periods = await stats.counts(scope, grain, None)
     products = [r for r in await stats.counts(scope, None, By.PRODUCT) if r.repeats]
     products.sort(key=lambda r: (-r.repeats, r.key))
     complaints = sum(r.complaints for r in periods)

@@ -100,22 +100,18 @@ timers = sa.Table(
 )
 sa.Index("ix_timers_due", timers.c.state, timers.c.fire_at)
 # The escalation list: the breach and escalation timers that still stand for a pending deadline
-# (pending, or fired and not settled), by the deadline's due time, across all factories or
-# within one. Partial: settled and cancelled timers and reminders, most of all, are not in it.
-# It holds every column the list's page reads, so the page is cut from the index alone (SQLite
-# counts an index as covering only when it holds every column a query names, the predicate's too).
+# (pending, or fired and not settled), in the list's order (the deadline's due time, then its
+# key). Partial: settled and cancelled timers and reminders, most of all, are not in it. It holds
+# every column the list's page reads, so the page is cut from the index alone, within one factory
+# too (SQLite counts an index as covering only when it holds every column a query names, the
+# predicate's included). One index only: each timer written or fired updates it.
 COUNTING = sa.text("kind <> 'reminder' AND state <> 'cancelled' AND settled_at IS NULL")
-_COUNTING_COLUMNS = ("due_at", "track", "milestone", "round", "factory", "number", "kind", "state", "settled_at")
 sa.Index(
     "ix_timers_counting_due",
-    *(timers.c[name] for name in _COUNTING_COLUMNS),
-    postgresql_where=COUNTING,
-    sqlite_where=COUNTING,
-)
-sa.Index(
-    "ix_timers_counting_factory",
-    timers.c.factory,
-    *(timers.c[name] for name in _COUNTING_COLUMNS if name != "factory"),
+    *(
+        timers.c[name]
+        for name in ("due_at", "track", "milestone", "round", "factory", "number", "kind", "state", "settled_at")
+    ),
     postgresql_where=COUNTING,
     sqlite_where=COUNTING,
 )

@@ -2,8 +2,8 @@
 
 `timers.settled_at` is set on a fired timer when its deadline is met, cancelled or moved (its
 pending timers are cancelled as before): a deadline still pending is one whose breach or an
-escalation timer is pending, or fired and not settled. Two partial indexes hold exactly those
-timers, by due time, across all factories or within one.
+escalation timer is pending, or fired and not settled. A partial index holds exactly those
+timers, by due time.
 
 Timers stored before this revision: a fired timer settles when a breach or escalation timer of
 the same deadline was cancelled (the deadline stopped pending then). A deadline whose every
@@ -38,17 +38,9 @@ def upgrade() -> None:
         f" WHERE state = 'fired' AND EXISTS (SELECT 1 FROM timers c WHERE {SAME_DEADLINE})"
     )
     op.create_index("ix_timers_counting_due", "timers", COLUMNS, postgresql_where=COUNTING, sqlite_where=COUNTING)
-    op.create_index(
-        "ix_timers_counting_factory",
-        "timers",
-        ["factory", *(c for c in COLUMNS if c != "factory")],
-        postgresql_where=COUNTING,
-        sqlite_where=COUNTING,
-    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_timers_counting_factory", table_name="timers")
     op.drop_index("ix_timers_counting_due", table_name="timers")
     with op.batch_alter_table("timers") as t:
         t.drop_column("settled_at")
