@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO))
 import asyncpg  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from bench.common import percentile  # noqa: E402
+from bench.common import Timing, query_rows, time_async  # noqa: E402
 from bench.report import Row  # noqa: E402
 from cqm_shared.db import create_engine, session_factory, upgrade  # noqa: E402
 from intake.adapters import rollups  # noqa: E402
@@ -262,15 +262,6 @@ async def load_postgres(url: str, produced: Produced) -> None:
 
 
 @dataclass
-class Timing:
-    query: str
-    runs_ms: list[float]
-
-    def p(self, q: float) -> float:
-        return percentile(self.runs_ms, q)
-
-
-@dataclass
 class BackendResult:
     backend: str
     complaints: int
@@ -278,17 +269,6 @@ class BackendResult:
     rows: dict[str, int]
     timings: list[Timing] = field(default_factory=list)
     runs: int = 50
-
-
-async def _time(runs: int, call: Callable[[], Awaitable[object]], warmup: int = 3) -> list[float]:
-    for _ in range(warmup):
-        await call()
-    out = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        await call()
-        out.append((time.perf_counter() - started) * 1000)
-    return out
 
 
 ONE_PRODUCT = "PC-036"  # F03's most frequent part (offset 36, rank 0)
@@ -391,7 +371,7 @@ async def measure(
             result = BackendResult(backend, complaints, load_s, counted, runs=runs)
             statistics = SqlStatistics(session_factory(engine))
             for label, call in queries(statistics):
-                result.timings.append(Timing(label, await _time(runs, call)))
+                result.timings.append(Timing(label, await time_async(runs, call)))
                 t = result.timings[-1]
                 say(f"[{backend}]    {label}: p50 {t.p(50):.1f} ms, p95 {t.p(95):.1f} ms")
             for label, sql in raw_queries(backend):
@@ -400,7 +380,7 @@ async def measure(
                     async with engine.connect() as conn:
                         await conn.execute(sa.text(sql))
 
-                result.timings.append(Timing(label, await _time(3, raw, 1)))
+                result.timings.append(Timing(label, await time_async(3, raw, 1)))
                 say(f"[{backend}]    {label}: p50 {result.timings[-1].p(50):.0f} ms")
         finally:
             await engine.dispose()
@@ -415,27 +395,14 @@ def rows(results: Sequence[BackendResult]) -> list[Row]:
     """Rows for bench/run.py's table: one per query, p50 / p95 per backend against the goal."""
     if not results:
         return []
-    by = {r.backend: r for r in results}
-    out = [
-        Row(
-            f"intake stats: {results[0].complaints:,} complaints generated + bulk-loaded (with rollups), s",
-            {b: f"{r.load_s:.0f}" for b, r in by.items()},
-            {b: "—" for b in by},
-        )
-    ]
-    for i, timing in enumerate(results[0].timings):
-        contrast = timing.query.startswith("contrast")
-        values = {b: f"{r.timings[i].p(50):.1f} / {r.timings[i].p(95):.1f}" for b, r in by.items()}
-        out.append(
-            Row(
-                f"intake stats: {timing.query}, p50 / p95 ms",
-                values,
-                {b: "—" for b in by},
-                "" if contrast else f"p95 ≤ {GOAL_P95_MS:.0f} ms",
-                {} if contrast else {b: r.timings[i].p(95) <= GOAL_P95_MS for b, r in by.items()},
-            )
-        )
-    return out
+    loaded = f"{results[0].complaints:,} complaints"
+    return query_rows(
+        "intake stats",
+        loaded,
+        {r.backend: r.load_s for r in results},
+        {r.backend: r.timings for r in results},
+        GOAL_P95_MS,
+    )
 
 
 def notes(results: Sequence[BackendResult]) -> list[str]:

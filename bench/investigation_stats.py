@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO))
 import asyncpg  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from bench.common import percentile  # noqa: E402
+from bench.common import Timing, query_rows, time_async  # noqa: E402
 from bench.report import Row  # noqa: E402
 from cqm_shared.db import create_engine, session_factory, upgrade  # noqa: E402
 from investigation.adapters import rollups  # noqa: E402
@@ -370,15 +370,6 @@ async def load_postgres(url: str, produced: Produced) -> None:
 
 
 @dataclass
-class Timing:
-    query: str
-    runs_ms: list[float]
-
-    def p(self, q: float) -> float:
-        return percentile(self.runs_ms, q)
-
-
-@dataclass
 class BackendResult:
     backend: str
     cases: int
@@ -386,17 +377,6 @@ class BackendResult:
     rows: dict[str, int]
     timings: list[Timing]
     runs: int = 50
-
-
-async def _time(runs: int, call: Callable[[], Awaitable[object]], warmup: int = 3) -> list[float]:
-    for _ in range(warmup):
-        await call()
-    out = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        await call()
-        out.append((time.perf_counter() - started) * 1000)
-    return out
 
 
 def queries(statistics: SqlStatistics) -> list[tuple[str, Callable[[], Awaitable[object]]]]:
@@ -468,7 +448,7 @@ async def measure(backend: str, cases: int, runs: int, postgres_url: str, say: C
             statistics = SqlStatistics(session_factory(engine))
             timings = []
             for label, call in queries(statistics):
-                timings.append(Timing(label, await _time(runs, call)))
+                timings.append(Timing(label, await time_async(runs, call)))
                 t = timings[-1]
                 say(f"[{backend}]    {label}: p50 {t.p(50):.1f} ms, p95 {t.p(95):.1f} ms")
 
@@ -476,7 +456,7 @@ async def measure(backend: str, cases: int, runs: int, postgres_url: str, say: C
                 async with engine.connect() as conn:
                     await conn.execute(sa.text(RAW_ON_TIME))
 
-            timings.append(Timing("contrast: raw GROUP BY on-time, 1 factory, 12 months", await _time(3, raw, 1)))
+            timings.append(Timing("contrast: raw GROUP BY on-time, 1 factory, 12 months", await time_async(3, raw, 1)))
             say(f"[{backend}]    {timings[-1].query}: p50 {timings[-1].p(50):.0f} ms")
         finally:
             await engine.dispose()
@@ -491,27 +471,10 @@ def rows(results: Sequence[BackendResult]) -> list[Row]:
     """Rows for bench/run.py's table: one per query, p50 / p95 per backend against the goal."""
     if not results:
         return []
-    by = {r.backend: r for r in results}
-    out = [
-        Row(
-            f"stats: {results[0].cases:,} cases generated + bulk-loaded (with rollups), s",
-            {b: f"{r.load_s:.0f}" for b, r in by.items()},
-            {b: "—" for b in by},
-        )
-    ]
-    for i, timing in enumerate(results[0].timings):
-        contrast = timing.query.startswith("contrast")
-        values = {b: f"{r.timings[i].p(50):.1f} / {r.timings[i].p(95):.1f}" for b, r in by.items()}
-        out.append(
-            Row(
-                f"stats: {timing.query}, p50 / p95 ms",
-                values,
-                {b: "—" for b in by},
-                "" if contrast else f"p95 ≤ {GOAL_P95_MS:.0f} ms",
-                {} if contrast else {b: r.timings[i].p(95) <= GOAL_P95_MS for b, r in by.items()},
-            )
-        )
-    return out
+    loaded = f"{results[0].cases:,} cases"
+    return query_rows(
+        "stats", loaded, {r.backend: r.load_s for r in results}, {r.backend: r.timings for r in results}, GOAL_P95_MS
+    )
 
 
 def notes(results: Sequence[BackendResult]) -> list[str]:
