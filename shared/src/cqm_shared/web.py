@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
@@ -255,6 +255,20 @@ def create_app(
         exclude_spans=["receive", "send"],
     )
     return app
+
+
+def given_once(*names: str) -> Callable[[Request], None]:
+    """A dependency refusing a scalar query parameter given more than once (422, as any invalid
+    parameter would be): FastAPI would silently take the last value."""
+
+    def check(request: Request) -> None:
+        repeated = [n for n in names if len(request.query_params.getlist(n)) > 1]
+        if repeated:
+            raise RequestValidationError(
+                [{"loc": ("query", n), "msg": "give this parameter once", "type": "repeated"} for n in repeated]
+            )
+
+    return check
 
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')

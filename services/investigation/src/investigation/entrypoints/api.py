@@ -9,13 +9,12 @@ from zoneinfo import ZoneInfo
 
 import anyio
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from cqm_shared.contracts.complaint import DateTimeText
 from cqm_shared.security.access import require
 from cqm_shared.security.principal import Principal
-from cqm_shared.web import expected_version, version_etag
+from cqm_shared.web import expected_version, given_once, version_etag
 from investigation.adapters.report import render_html, render_pdf
 from investigation.domain.listing import CaseFilter, CaseLine, CaseSort, Position, position_of, states_named
 from investigation.domain.model import Case, ComplaintFacts, Deadline, Transition
@@ -213,20 +212,6 @@ _STEP_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 # -- the case list (我的待办 / 案件列表) ---------------------------------------------------------
-
-
-def given_once(*names: str) -> Callable[[Request], None]:
-    """A dependency refusing a scalar query parameter given more than once (422, as any invalid
-    parameter would be): FastAPI would silently take the last value."""
-
-    def check(request: Request) -> None:
-        repeated = [n for n in names if len(request.query_params.getlist(n)) > 1]
-        if repeated:
-            raise RequestValidationError(
-                [{"loc": ("query", n), "msg": "give this parameter once", "type": "repeated"} for n in repeated]
-            )
-
-    return check
 
 
 StateParam = Literal[

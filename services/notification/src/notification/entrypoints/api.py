@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from cqm_shared.contracts.complaint import DateTimeText
 from cqm_shared.security.access import require
 from cqm_shared.security.principal import Principal
+from cqm_shared.web import given_once
 from notification.domain.deliveries import Delivery
 from notification.domain.model import Dispatch
 from notification.domain.timers import DeadlineKey, EscalationState, Timer
@@ -237,20 +236,6 @@ async def list_timers(
 
 
 # -- escalation levels (逾期反应) -----------------------------------------------------------------
-
-
-def given_once(*names: str) -> Callable[[Request], None]:
-    """A dependency refusing a scalar query parameter given more than once (422, as any invalid
-    parameter would be): FastAPI would silently take the last value."""
-
-    def check(request: Request) -> None:
-        repeated = [n for n in names if len(request.query_params.getlist(n)) > 1]
-        if repeated:
-            raise RequestValidationError(
-                [{"loc": ("query", n), "msg": "give this parameter once", "type": "repeated"} for n in repeated]
-            )
-
-    return check
 
 
 # Keyset cursor "<due time in epoch microseconds>~<track>~<milestone>~<round>" of the last

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from console.domain.charts import Chart, pareto_chart, rate_chart, series_chart, unavailable
+from console.domain.labels import label
 from console.entrypoints.deps import Api, CurrentUser, PageRenderer
 from console.entrypoints.session import language
 from console.service.dashboard import DashboardQuery, Figures, Grain, gather
@@ -166,8 +167,6 @@ def build_charts(figures: Figures, lang: str) -> list[Chart]:
 
 
 def _milestone(code: str, lang: str) -> str:
-    from console.domain.labels import label
-
     return label("milestone", code, "zh" if lang == "zh" else "en")
 
 
