@@ -42,6 +42,11 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    replica: int = 1  # 2, 3 … are further processes of the same service on the same database
+
+    @property
+    def label(self) -> str:
+        return self.name if self.replica == 1 else f"{self.name}#{self.replica}"
 
     @property
     def port(self) -> int:
@@ -78,13 +83,13 @@ class ServiceProcess:
 
         def ready() -> bool:
             if not self.alive():
-                raise RuntimeError(f"{self.name} exited during start; its log:\n{self.log()[-3000:]}")
+                raise RuntimeError(f"{self.label} exited during start; its log:\n{self.log()[-3000:]}")
             # The port was only reserved by free_port(): another stack may have taken it since, and
             # its service would answer 200 for this one (uvicorn binds after the lifespan started).
             return self.ready() and self.listening()
 
         try:
-            poll_until(ready, timeout=timeout, what=f"{self.name} ready")
+            poll_until(ready, timeout=timeout, what=f"{self.label} ready")
         except AssertionError as exc:
             raise RuntimeError(f"{exc}; its log:\n{self.log()[-3000:]}") from None
 
@@ -132,7 +137,7 @@ class ServiceProcess:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
-        raise RuntimeError(f"no VmRSS for {self.name}")
+        raise RuntimeError(f"no VmRSS for {self.label}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -145,21 +150,26 @@ class Stack:
     exchange: str
     queue_prefix: str
     folder: Path
+    # The first process of each service; `replicas` holds every process of each service.
     services: dict[str, ServiceProcess] = field(default_factory=dict)
+    replicas: dict[str, list[ServiceProcess]] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.services[name]
 
+    def processes(self, names: tuple[str, ...] | None = None) -> list[ServiceProcess]:
+        return [p for name in (names or tuple(self.replicas)) for p in self.replicas[name]]
+
     def start(self, names: tuple[str, ...] = SERVICES) -> None:
-        for name in names:
-            self.services[name].start()
-        for name in names:
-            self.services[name].wait_ready()
+        for process in self.processes(names):
+            process.start()
+        for process in self.processes(names):
+            process.wait_ready()
 
     def stop(self) -> dict[str, int | None]:
-        for service in self.services.values():
-            service.signal(signal.SIGTERM)
-        return {name: service.stop() for name, service in self.services.items()}
+        for process in self.processes():
+            process.signal(signal.SIGTERM)
+        return {process.label: process.stop() for process in self.processes()}
 
 
 @contextlib.contextmanager
@@ -171,8 +181,13 @@ def running_stack(
     postgres_url: str | None = None,
     extra_env: dict[str, str] | None = None,
     start: bool = True,
+    replicas: int = 1,
 ) -> Iterator[Stack]:
-    """Migrated services (started unless `start=False`) on a private exchange; all torn down after."""
+    """Migrated services (started unless `start=False`) on a private exchange; all torn down after.
+
+    `replicas` processes of each service share its database and queues, as replicas of one
+    Deployment do (each on a port of its own).
+    """
     rabbitmq = rabbitmq_url or os.environ.get("RABBITMQ_URL", LOCAL_RABBITMQ)
     postgres = postgres_url or LOCAL_POSTGRES
     token = uuid.uuid4().hex[:8]
@@ -206,6 +221,10 @@ def running_stack(
                 service = ServiceProcess(name, env, folder / f"{name}.log")
                 service.migrate()
                 stack.services[name] = service
+                stack.replicas[name] = [service] + [
+                    ServiceProcess(name, {**env, "PORT": str(free_port())}, folder / f"{name}-{n}.log", replica=n)
+                    for n in range(2, replicas + 1)
+                ]
             if start:
                 stack.start(names)
             yield stack
