@@ -133,8 +133,25 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         await self.broker.connect()
-        # Dead-letter queues and every binding exist before the first delivery arrives.
         await self.broker.declare_exchange(self.topology.exchange)
+        if self.settings.consumes:
+            await self._declare_queues()
+            await self.broker.start()
+        # PROCESS_ROLE=api: connected for the relay's publishing, but nothing subscribed. The
+        # subscribers stay registered (unstarted) so the AsyncAPI document is the same in every role.
+        self.relay.start()
+        for worker in self._running_workers():
+            worker.start()
+        self.started = True
+        log.info(
+            "%s started (%s): %d subscriptions",
+            self.service,
+            self.settings.process_role,
+            len(self._subscribers) if self.settings.consumes else 0,
+        )
+
+    async def _declare_queues(self) -> None:
+        """Dead-letter queues and every binding, before the first delivery arrives."""
         dlx = await self.broker.declare_exchange(self.topology.dead_letter_exchange)
         for queue, keys in self._queues:
             # On the consumers' channel: FastStream caches the declared queue, and its subscriber
@@ -144,15 +161,12 @@ class ServiceRuntime:
                 await declared.bind(self.topology.exchange.name, routing_key=key)
             dlq = await self.broker.declare_queue(self.topology.dead_letter_queue(queue.name))
             await dlq.bind(dlx, routing_key=dlq.name)
-        await self.broker.start()
-        self.relay.start()
-        for worker in self._workers:
-            worker.start()
-        self.started = True
-        log.info("%s started: %d subscriptions", self.service, len(self._subscribers))
+
+    def _running_workers(self) -> list[Worker]:
+        return self._workers if self.settings.consumes else []
 
     async def stop(self) -> None:
-        for worker in self._workers:
+        for worker in self._running_workers():
             await worker.stop()
         await self.database.shutdown()  # messages held for the database go back to their queues
         await self.relay.stop()
@@ -172,10 +186,11 @@ class ServiceRuntime:
             checks["broker"] = "ok" if await self.broker.ping(timeout=2.0) else "error: no answer"
         except Exception as exc:
             checks["broker"] = f"error: {type(exc).__name__}"
-        idle = [s.queue.name for s in self._subscribers if not await _consuming(s)]
-        checks["subscribers"] = "ok" if not idle else f"error: not consuming {', '.join(idle)}"
+        if self.settings.consumes:
+            idle = [s.queue.name for s in self._subscribers if not await _consuming(s)]
+            checks["subscribers"] = "ok" if not idle else f"error: not consuming {', '.join(idle)}"
         checks["outbox_relay"] = "ok" if self.relay.running else "error: stopped"
-        for worker in self._workers:
+        for worker in self._running_workers():
             checks[f"{worker.name}_worker"] = "ok" if worker.running else "error: stopped"
         return checks
 

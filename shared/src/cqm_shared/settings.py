@@ -32,6 +32,11 @@ class ServiceSettings(BaseSettings):
     queue_prefix: str = ""
     # Factories whose events this deployment consumes: "*" (head office) or "F01,F02".
     factory_scope: str = "*"
+    # What this process runs, so an orchestrator can scale the parts apart: `all` (the API, the
+    # consumers, the outbox relay and the service's background workers), `api` (the API and the
+    # relay: scaled on CPU) or `worker` (consumers, relay and workers: scaled on queue length;
+    # it still answers /health/* and /metrics). Every role relays the outbox it writes.
+    process_role: Literal["all", "api", "worker"] = "all"
     policy_dir: Path = Field(default_factory=lambda: Path.cwd() / "deploy" / "policies")
     max_delivery_attempts: int = Field(default=5, ge=1, le=50)
     retry_backoff_seconds: float = Field(default=0.5, ge=0)
@@ -67,6 +72,11 @@ class ServiceSettings(BaseSettings):
                 "machine set ENVIRONMENT=development."
             )
         return self
+
+    @property
+    def consumes(self) -> bool:
+        """Whether this process consumes its subscriptions and runs its background workers."""
+        return self.process_role != "api"
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///data/{self.service_name}.db"
