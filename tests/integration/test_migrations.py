@@ -12,6 +12,9 @@ from __future__ import annotations
 import ast
 import asyncio
 import importlib
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -114,6 +117,19 @@ def orm_metadata(service: str) -> sa.MetaData:
 def test_migrations_build_exactly_the_schema_of_the_models(service: str, database_url: str) -> None:
     upgrade(migrations_dir(service), database_url)
     assert drift(database_url, orm_metadata(service)) == [], f"{service}: the models differ from the migrations"
+
+
+def test_replicas_migrating_at_once_take_turns(postgres_url: str) -> None:
+    """Two processes of a service starting together both run `migrate`: neither fails.
+
+    Without the advisory lock both would create the first tables and one would fail on
+    "relation already exists" (seen before the lock was there)."""
+    env = {**os.environ, "ENVIRONMENT": "test", "DATABASE_URL": postgres_url}
+    command = [sys.executable, "-m", "notification", "migrate"]
+    runs = [subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    failures = [run.communicate(timeout=120)[1] for run in runs if run.wait(timeout=120) != 0]
+    assert failures == []
+    assert drift(postgres_url, orm_metadata("notification")) == []
 
 
 def copy_of(metadata: sa.MetaData) -> sa.MetaData:

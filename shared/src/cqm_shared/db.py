@@ -126,6 +126,10 @@ def upgrade(migrations_dir: Path, url: str) -> None:
     command.upgrade(alembic_config(migrations_dir, url), "head")
 
 
+# One service, one database: a constant key serialises that database's migrations.
+MIGRATION_LOCK_KEY = 0x63716D5F6D6967  # "cqm_mig"
+
+
 def run_migrations_online(target_metadata: MetaData) -> None:
     """Body of every service's `migrations/env.py` (async engine, one transaction)."""
     from alembic import context
@@ -141,6 +145,10 @@ def run_migrations_online(target_metadata: MetaData) -> None:
             render_as_batch=connection.dialect.name == "sqlite",
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Replicas starting together (`run`, or a Job retried beside one still running)
+                # take turns: the second waits here, then finds the schema at head.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             context.run_migrations()
 
     async def run_async() -> None:
