@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 
 from cqm_shared.clock import FakeClock
 from cqm_shared.db import upgrade
@@ -76,7 +77,14 @@ async def states(service: NotificationService) -> dict[str, int]:
     return {state: count for state, count in rows}
 
 
+def breaches(level: int) -> float:
+    """`cqm_sla_breaches_total` for F01's first response at `level` (the alert rules' input)."""
+    labels = {"factory": "F01", "milestone": "first_response", "level": str(level)}
+    return REGISTRY.get_sample_value("cqm_sla_breaches_total", labels) or 0.0
+
+
 async def test_timers_survive_a_restart_and_fire_once_each(migrated: str) -> None:
+    counted = {level: breaches(level) for level in (0, 1)}
     clock = FakeClock(T0)
     first = await start(migrated, clock)
     await track_deadlines(
@@ -97,6 +105,8 @@ async def test_timers_survive_a_restart_and_fire_once_each(migrated: str) -> Non
         ("sla.breached", 1),
     ]
     assert await states(second) == {"fired": 4, "pending": 2}
+    # The breach and the first escalation are counted once each; the reminders are not breaches.
+    assert {level: breaches(level) - counted[level] for level in (0, 1)} == {0: 1.0, 1: 1.0}
     await stop(second)
 
 

@@ -27,8 +27,9 @@ from notification.adapters.templates import JinjaRenderer
 from notification.adapters.unit_of_work import SqlNotificationUnitOfWork
 from notification.config import NotificationSettings
 from notification.domain.policy import NotificationPolicy
+from notification.domain.timers import TimerKind
 from notification.entrypoints.consumers import subscriptions
-from notification.entrypoints.workers import LATENESS, DueWorker, each
+from notification.entrypoints.workers import LATENESS, SLA_BREACHES, DueWorker, each
 from notification.service.delivering import Deliverer
 from notification.service.handlers import Notifying, fire_timer
 from notification.service.ports import Senders
@@ -89,6 +90,8 @@ def bootstrap(
         timer = await fire_timer(unit(), timer_id, notifying)
         if timer is not None:
             LATENESS.labels("timers").observe(max(0.0, (clock.now() - timer.fire_at).total_seconds()))
+            if timer.kind is not TimerKind.REMINDER:
+                SLA_BREACHES.labels(timer.factory, timer.milestone, str(timer.level)).inc()
 
     deliverer = Deliverer(
         units=unit,

@@ -24,6 +24,11 @@ from cqm_shared.outages import Backoff, OutageLog, is_outage
 log = logging.getLogger(__name__)
 
 HANDLED = Counter("cqm_notification_worker_items_total", "Due items handled by a notification worker", ["worker"])
+# Deadlines passed (sla.breached: level 0 the owner told, 1-3 escalated), counted when the
+# timer's transaction committed; Prometheus alerts when they rise (deploy/k8s monitoring rules).
+SLA_BREACHES = Counter(
+    "cqm_sla_breaches_total", "Deadline timers fired past their deadline (逾期)", ["factory", "milestone", "level"]
+)
 LATENESS = Histogram(
     "cqm_notification_lateness_seconds",
     "How long after its due time an item was handled",
