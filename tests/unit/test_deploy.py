@@ -9,7 +9,9 @@ import os
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 
 from tests.conftest import REPO
@@ -18,23 +20,45 @@ SERVICES = {"intake": 8001, "investigation": 8002, "penalty": 8003, "notificatio
 DOCKERFILE = "deploy/Dockerfile"
 
 
-def test_compose_runs_four_services_each_on_its_own_database() -> None:
-    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
-    assert {"rabbitmq", "postgres", "jaeger", *SERVICES} <= set(compose)
+def compose_services() -> dict[str, Any]:
+    services: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    return services
+
+
+@pytest.mark.parametrize(
+    ("profile", "suffix", "scope"), [("head-office", "", "*"), ("factory", "-factory", "${FACTORY:-F01}")]
+)
+def test_each_compose_profile_runs_the_suite_each_service_on_its_own_database(
+    profile: str, suffix: str, scope: str
+) -> None:
+    compose = compose_services()
+    assert {"rabbitmq", "postgres", "jaeger"} <= set(compose)
+    assert not any("profiles" in compose[name] for name in ("rabbitmq", "postgres", "jaeger"))  # in both
+    in_profile = {name for name, service in compose.items() if profile in service.get("profiles", [])}
+    assert in_profile == {f"{name}{suffix}" for name in [*SERVICES, "console"]}
     created = set(re.findall(r"CREATE DATABASE (\w+);", (REPO / "deploy/postgres/init.sql").read_text()))
     databases = set()
     for name, port in SERVICES.items():
-        service = compose[name]
+        service = compose[f"{name}{suffix}"]
         env = service["environment"]
         database = env["DATABASE_URL"].rsplit("/", 1)[1]
         databases.add(database)
-        assert env["DATABASE_URL"].startswith("postgresql+asyncpg://") and database == name
+        assert env["DATABASE_URL"].startswith("postgresql+asyncpg://") and database == f"{name}{suffix}".replace(
+            "-", "_"
+        )
         assert env["PORT"] == str(port) and f"{port}:{port}" in service["ports"]
+        assert env["FACTORY_SCOPE"] == scope and env["PROCESS_ROLE"] == "all"
         assert env["RABBITMQ_URL"].startswith("amqp://") and env["OTEL_EXPORTER_OTLP_ENDPOINT"]
         assert service["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
         assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
         assert (REPO / service["build"]["dockerfile"]).is_file()
-    assert databases == created
+        if suffix:  # the console calls a factory's services by the same names
+            assert service["networks"]["default"]["aliases"] == [name]
+    assert databases <= created
+    console = compose[f"console{suffix}"]
+    assert {console["environment"][f"{name.upper()}_URL"] for name in SERVICES} == {
+        f"http://{name}:{port}" for name, port in SERVICES.items()
+    }
     assert "healthcheck" in compose["rabbitmq"] and "healthcheck" in compose["postgres"]
     assert "15672:15672" in compose["rabbitmq"]["ports"]  # management UI
 
@@ -45,11 +69,12 @@ def test_one_dockerfile_builds_every_service_image() -> None:
         subfolders[:] = [d for d in subfolders if not d.startswith(".") and d != "data"]
         found += [str((Path(folder) / f).relative_to(REPO)) for f in files if f.startswith("Dockerfile")]
     assert found == [DOCKERFILE]
-    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
-    for name, port in SERVICES.items():
+    compose = compose_services()
+    for name, port in {**SERVICES, "console": 8000}.items():
         build = compose[name]["build"]
         assert build["context"] == "." and build["dockerfile"] == DOCKERFILE
         assert build["args"] == {"SERVICE": name, "PORT": str(port)}
+        assert compose[name]["image"] == f"${{CQM_REGISTRY:-registry.example.com/cqm}}/{name}:${{CQM_VERSION:-0.1.0}}"
         package = tomllib.loads((REPO / "services" / name / "pyproject.toml").read_text())["project"]["name"]
         assert package == f"cqm-{name}"  # what `--package "cqm-$SERVICE"` installs
 
