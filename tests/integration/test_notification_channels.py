@@ -525,6 +525,25 @@ def test_robot_secrets_come_from_the_environment(clock: FakeClock) -> None:
         WeComRobot(RobotSettings(kind="wecom", url="https://qyapi.weixin.qq.com/x?key=k", secret="s"), clock=clock)
 
 
+async def test_a_robot_address_holding_its_key_comes_from_the_environment(
+    http: HttpReceiver, clock: FakeClock, client: httpx.AsyncClient
+) -> None:
+    """The WeCom key is part of the address: a policy mounted from a ConfigMap names a variable."""
+    http.default = Reply(json=WECOM_OK)
+    settings = RobotSettings(kind="wecom", url_env="QA_GROUP_WECOM_URL")
+    wecom = WeComRobot(settings, clock=clock, client=client, environ={"QA_GROUP_WECOM_URL": http.url_for("/s?key=k")})
+    await wecom.send([OVERDUE])
+    assert [(r.path, r.query) for r in http.requests] == [("/s", {"key": "k"})]
+    with pytest.raises(ValueError, match="QA_GROUP_WECOM_URL"):
+        WeComRobot(settings, clock=clock, environ={})
+    with pytest.raises(ValueError, match="does not hold an http"):
+        WeComRobot(settings, clock=clock, environ={"QA_GROUP_WECOM_URL": "qyapi.weixin.qq.com/x?key=k"})
+    with pytest.raises(ValueError, match="`url` or `url_env`"):
+        RobotSettings(kind="wecom", url="https://qyapi.weixin.qq.com/x?key=k", url_env="QA_GROUP_WECOM_URL")
+    with pytest.raises(ValueError, match="`url` or `url_env`"):
+        RobotSettings(kind="wecom")
+
+
 # --- webhooks --------------------------------------------------------------------------------
 
 

@@ -94,13 +94,24 @@ class RobotSettings(_Strict):
     """A chat group's robot (群机器人): messages to the group, never to a person."""
 
     kind: Literal["wecom", "dingtalk", "feishu"]
-    url: str = Field(pattern=r"^https?://", description="the robot's webhook address (WeCom: with its key)")
+    url: str | None = Field(
+        default=None, pattern=r"^https?://", description="the robot's webhook address (it carries the robot's key)"
+    )
+    # The address holds the key (WeCom `key=`, DingTalk `access_token=`, Feishu's hook token):
+    # a deployment that mounts policies as a ConfigMap names a variable from a Secret instead.
+    url_env: str | None = Field(default=None, description="environment variable holding the webhook address")
     secret_env: str | None = Field(default=None, description="environment variable holding the signing secret")
     secret: str | None = Field(default=None, description="the signing secret itself (prefer secret_env)")
     locale: Literal["zh", "en", "both"] = "both"
     rate_per_minute: int = Field(default=20, ge=1, description="the platform's limit (about 20 a minute)")
     max_bytes: int = Field(default=4000, ge=200, description="the largest message the platform takes")
     timeout: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_address(self) -> Self:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("a robot needs `url` or `url_env` (one of them)")
+        return self
 
 
 class WebhookSettings(_Strict):

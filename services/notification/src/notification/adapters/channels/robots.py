@@ -145,9 +145,14 @@ class RobotSender:
         name: str | None = None,
     ) -> None:
         if settings.kind != self.kind:
-            raise ValueError(f"robot {name or settings.url}: a {settings.kind} robot, not {self.kind}")
+            raise ValueError(f"robot {name or settings.kind}: a {settings.kind} robot, not {self.kind}")
         self.settings = settings
         self.name = name or self.kind
+        url = resolve_secret(settings.url, settings.url_env, f"robot {self.name} address", environ)
+        assert url is not None  # the policy holds `url` or `url_env` (validated on load)
+        if not url.startswith(("https://", "http://")):
+            raise ValueError(f"robot {self.name}: {settings.url_env} does not hold an http(s) address")
+        self.url = url
         self.secret = resolve_secret(settings.secret, settings.secret_env, f"robot {self.name}", environ)
         if self.secret is not None and not self.signed:
             raise ValueError(f"robot {self.name}: {self.kind} robots are not signed; remove the secret")
@@ -234,7 +239,7 @@ class WeComRobot(RobotSender):
     signed = False
 
     def request(self, messages: Sequence[Outgoing], text: str, now: datetime) -> tuple[str, dict[str, Any]]:
-        return self.settings.url, {"msgtype": "markdown", "markdown": {"content": text}}
+        return self.url, {"msgtype": "markdown", "markdown": {"content": text}}
 
 
 class DingTalkRobot(RobotSender):
@@ -244,7 +249,7 @@ class DingTalkRobot(RobotSender):
     rate_limited = frozenset({130101, 410100})  # send too fast / exceeded the per-minute limit
 
     def request(self, messages: Sequence[Outgoing], text: str, now: datetime) -> tuple[str, dict[str, Any]]:
-        url = self.settings.url
+        url = self.url
         if self.secret is not None:
             timestamp = epoch_milliseconds(now)
             sign = _hmac_b64(self.secret.encode(), f"{timestamp}\n{self.secret}".encode())
@@ -274,7 +279,7 @@ class FeishuRobot(RobotSender):
             },
             "elements": [{"tag": "markdown", "content": text}],
         }
-        return self.settings.url, payload
+        return self.url, payload
 
     def code(self, answer: Mapping[str, Any]) -> Any:
         return answer.get("code", answer.get("StatusCode"))  # older hooks answer StatusCode
