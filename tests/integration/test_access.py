@@ -3,6 +3,7 @@ hostile input and the audit trail's immutability, on the real services."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -423,12 +424,47 @@ async def test_readiness_reports_what_is_not_ready(intake: FastAPI) -> None:
     async with client(intake) as c:
         ready = await c.get("/health/ready")
         assert ready.status_code == 200
-        assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "subscribers": "ok", "outbox_relay": "ok"}
+        assert ready.json()["checks"] == {
+            "database": "ok",
+            "schema": "ok",
+            "broker": "ok",
+            "subscribers": "ok",
+            "outbox_relay": "ok",
+        }
         await intake.state.runtime.relay.stop()
         stalled = await c.get("/health/ready")
     assert stalled.status_code == 503
     assert stalled.json()["checks"]["outbox_relay"].startswith("error")
     assert stalled.json()["checks"]["database"] == "ok"
+
+
+async def set_revision(app: FastAPI, revision: str) -> None:
+    async with app.state.runtime.sessions() as session, session.begin():
+        await session.execute(sa.text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+
+
+async def test_a_pod_on_a_database_behind_its_code_is_not_ready_and_does_not_consume(intake: FastAPI) -> None:
+    """Kubernetes migrates in a Job while new pods start: until the schema is at the code's
+    head revision a pod says so, takes no traffic, and a worker waits before consuming. A
+    database ahead of the code (old pods while a rollout's Job has migrated) stays ready."""
+    head = intake.state.runtime.expected_revision
+    assert head is not None and head > "0004"
+    async with client(intake) as c:
+        await set_revision(intake, "0004")
+        behind = await c.get("/health/ready")
+        waiting = asyncio.create_task(intake.state.runtime._wait_for_migrations(poll=0.05))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        await set_revision(intake, head)
+        await asyncio.wait_for(waiting, timeout=5)
+        caught_up = await c.get("/health/ready")
+        await set_revision(intake, "0099_from_a_newer_release")
+        ahead = await c.get("/health/ready")
+        await set_revision(intake, head)
+    assert behind.status_code == 503
+    assert behind.json()["checks"]["schema"] == f"error: at revision 0004, expects {head} (migrations pending)"
+    assert caught_up.status_code == 200 and caught_up.json()["checks"]["schema"] == "ok"
+    assert ahead.status_code == 200 and ahead.json()["checks"]["schema"] == "ok"
 
 
 async def test_metrics_count_requests_by_route_template(intake: FastAPI) -> None:

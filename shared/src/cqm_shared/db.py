@@ -113,6 +113,20 @@ async def ping(engine: AsyncEngine) -> None:
         await conn.execute(text("SELECT 1"))
 
 
+async def schema_revision(engine: AsyncEngine) -> str | None:
+    """The Alembic revision the database is at (raises when it was never migrated)."""
+    async with engine.connect() as conn:
+        return (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+
+
+def known_revisions(migrations_dir: Path) -> tuple[str | None, frozenset[str]]:
+    """The revision this code's migrations end at, and every revision they know."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(migrations_dir, ""))
+    return script.get_current_head(), frozenset(r.revision for r in script.walk_revisions())
+
+
 def alembic_config(migrations_dir: Path, url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))

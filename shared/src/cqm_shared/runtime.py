@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from faststream import AckPolicy
@@ -11,12 +14,12 @@ from faststream.rabbit import Channel, RabbitBroker
 from pydantic import BaseModel
 
 from cqm_shared.clock import Clock
-from cqm_shared.db import create_engine, is_sqlite, ping, session_factory
+from cqm_shared.db import create_engine, is_sqlite, known_revisions, ping, schema_revision, session_factory
 from cqm_shared.messaging.consumer import EventConsumer, Subscription, UnitOfWorkFactory
 from cqm_shared.messaging.relay import OutboxRelay
 from cqm_shared.messaging.tables import MessagingTables
 from cqm_shared.messaging.topology import Topology, routing_keys
-from cqm_shared.outages import DatabaseGate
+from cqm_shared.outages import DatabaseGate, is_outage
 from cqm_shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -90,6 +93,13 @@ class ServiceRuntime:
                 include_in_schema=True,
             )
         self.started = False
+        # Kubernetes migrates in a Job while new pods start: a pod whose database is behind its
+        # code is not ready (takes no traffic) and does not consume until the Job is done. A
+        # database ahead of the code (old pods during a rollout) is fine: migrations only expand.
+        migrations = _migrations_dir(self.service)
+        self.expected_revision, self._known_revisions = (
+            known_revisions(migrations) if migrations is not None else (None, frozenset[str]())
+        )
 
     def subscribe(self, subscriptions: Sequence[Subscription], units_of_work: UnitOfWorkFactory) -> None:
         """Consume each subscription's queue; handlers run on units of work from `units_of_work`."""
@@ -132,6 +142,8 @@ class ServiceRuntime:
         self._workers.append(worker)
 
     async def start(self) -> None:
+        if self.settings.consumes:
+            await self._wait_for_migrations()
         await self.broker.connect()
         await self.broker.declare_exchange(self.topology.exchange)
         if self.settings.consumes:
@@ -182,6 +194,11 @@ class ServiceRuntime:
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"error: {type(exc).__name__}"
+        else:
+            try:
+                checks["schema"] = await self._schema_check()
+            except Exception as exc:
+                checks["schema"] = f"error: {type(exc).__name__}"
         try:
             checks["broker"] = "ok" if await self.broker.ping(timeout=2.0) else "error: no answer"
         except Exception as exc:
@@ -193,6 +210,41 @@ class ServiceRuntime:
         for worker in self._running_workers():
             checks[f"{worker.name}_worker"] = "ok" if worker.running else "error: stopped"
         return checks
+
+    async def _schema_check(self) -> str:
+        if self.expected_revision is None:
+            return "ok"
+        try:
+            found = await schema_revision(self.engine)
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            return f"error: not migrated (expects {self.expected_revision})"
+        if found != self.expected_revision and (found is None or found in self._known_revisions):
+            return f"error: at revision {found}, expects {self.expected_revision} (migrations pending)"
+        return "ok"
+
+    async def _wait_for_migrations(self, poll: float = 2.0) -> None:
+        """Before consuming: wait while the database is behind this code (an outage is left to
+        the consumers' own waiting)."""
+        while True:
+            try:
+                behind = await self._schema_check()
+            except Exception:
+                return
+            if behind == "ok":
+                return
+            log.warning("%s waits for its migrations: %s", self.service, behind.removeprefix("error: "))
+            await asyncio.sleep(poll)
+
+
+def _migrations_dir(package: str) -> Path | None:
+    """`<package>/migrations` of the service's own package, if it has one."""
+    spec = importlib.util.find_spec(package) if package.isidentifier() else None
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "migrations"
+    return folder if (folder / "env.py").is_file() else None
 
 
 async def _consuming(subscriber: Any) -> bool:
