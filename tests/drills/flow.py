@@ -246,11 +246,13 @@ async def tally(stack: Stack, flow: Flow) -> Tally:
         mine = [n for n in notices if n[0] in numbers]
         dispatches: dict[tuple[str, str], set[str]] = {}
         for number, event_type, event_id, _, _ in mine:
-            dispatches.setdefault((number, event_type), set()).add(event_id)
+            if not event_type.startswith("sla."):  # a deadline raises one sla.* event per timer
+                dispatches.setdefault((number, event_type), set()).add(event_id)
         result.notified_registered = sum(1 for (_, t) in dispatches if t == "complaint.registered")
         result.notified_opened = sum(1 for (_, t) in dispatches if t == "investigation.opened")
         result.extra_dispatches = sum(len(ids) - 1 for ids in dispatches.values())
-        per_notice = Counter((n[0], n[1], n[3], n[4]) for n in mine)
+        # Once per complaint, event type, recipient and channel; sla.* once per timer (its event id).
+        per_notice = Counter((n[0], n[2] if n[1].startswith("sla.") else n[1], n[3], n[4]) for n in mine)
         result.extra_notices = sum(c - 1 for c in per_notice.values())
     if "penalty" in services:
         assessed = await query(
