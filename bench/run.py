@@ -21,10 +21,13 @@
 5. The dashboard's other statistics on 1,000,000 complaints (bench/intake_stats.py: trend, Pareto,
    repeats) and 1,000,000 assessments (bench/penalty_stats.py: cost of poor quality), p50 / p95.
 6. The console's page load times on a stack with a few hundred complaints (bench/console_pages.py).
+7. One replica and two of every service on PostgreSQL (bench/replicas.py): complaints/s, CPU-s per
+   1,000 complaints and memory of each service's processes; notification's timer lateness with 1
+   and 2 processes as the pending set grows. Its own table, in bench/results/replicas.md.
 The table goes to stdout and, as markdown, to bench/results/latest.md (for the README).
 
     make bench        # or: uv run --frozen python bench/run.py --events 5000 --seconds 20 --stats-cases 0
-                      #     --timer-pending 0 (no timers / deliveries)
+                      #     --timer-pending 0 (no timers / deliveries) --replicas-events 0 (no step 7)
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ sys.path.insert(0, str(REPO))
 
 import asyncpg  # noqa: E402
 
-from bench import broker, console_pages, intake_stats, investigation_stats, penalty_stats, pipeline  # noqa: E402
+from bench import broker, console_pages, intake_stats, investigation_stats, penalty_stats, pipeline, replicas  # noqa: E402
 from bench import timers as timer_bench  # noqa: E402
 from bench.common import percentile  # noqa: E402
 from bench.report import Row, machine, markdown, number, ratio, text_table  # noqa: E402
@@ -335,6 +338,10 @@ def main() -> None:
     parser.add_argument("--console-complaints", type=int, default=300, help="complaints of the page-load run (0: skip)")
     parser.add_argument("--console-runs", type=int, default=40, help="timed loads of each console page")
     timer_bench.arguments(parser)  # --timer-pending 0 skips the timers and deliveries
+    replicas.arguments(parser)  # --replicas-events 0 skips step 7
+    parser.add_argument(
+        "--replicas-markdown", type=Path, default=REPO / "bench" / "results" / "replicas.md", help="step 7's table"
+    )
     parser.add_argument("--markdown", type=Path, default=REPO / "bench" / "results" / "latest.md", help="written after")
     args = parser.parse_args()
     rabbitmq = os.environ.get("RABBITMQ_URL", LOCAL_RABBITMQ)
@@ -417,6 +424,14 @@ def main() -> None:
                 failures.append(f"{backend} timers and deliveries: the run failed:\n{traceback.format_exc()}")
                 say(failures[-1])
 
+    scaled: replicas.Result | None = None
+    if args.replicas_events:
+        try:
+            scaled = replicas.measure(args, raw, rabbitmq, postgres, args.in_flight, say)
+        except Exception:
+            failures.append(f"replicas: the run failed:\n{traceback.format_exc()}")
+            say(failures[-1])
+
     raws = raw_rows(raw)
     rows = (
         (rows_for(raw, results, args) if results else [])
@@ -453,6 +468,8 @@ def main() -> None:
     notes += [f.splitlines()[0] + " " + f.strip().splitlines()[-1] for f in failures]
     if logs:
         notes.append(f"Service logs of troubled runs kept in {', '.join(logs)}.")
+    if scaled is not None:
+        notes.append(f"One replica and two of each service: {args.replicas_markdown}.")
     elapsed = time.perf_counter() - STARTED
     notes.append(f"Whole run: {elapsed / 60:.1f} min.")
     info["load average (1 min) at start / end"] = f"{load:.2f} / {os.getloadavg()[0]:.2f}"
@@ -460,6 +477,9 @@ def main() -> None:
     print("\nmachine: " + ", ".join(f"{k} {v}" for k, v in info.items()) + "\n")
     print(text_table(raws, rows, backends) + "\n")
     print("\n".join(f"- {note}" for note in notes))
+    if scaled is not None:
+        print("\nOne replica and two of each service (step 7):\n")
+        replicas.report(scaled, info, args.replicas_markdown, raws)
     if failures:  # the last complete run's table stays where the README finds it
         print(f"\nmarkdown: {args.markdown} not written (a backend failed)")
         sys.exit(1)

@@ -110,7 +110,7 @@ class BackendResult:
         return max(self.lateness_s) * 1000 if self.lateness_s else float("nan")
 
 
-def _timer_row(i: int, fire_at: datetime, created: datetime, track: str | None = None) -> dict[str, Any]:
+def timer_row(i: int, fire_at: datetime, created: datetime, track: str | None = None) -> dict[str, Any]:
     kind, level = STEPS[i % len(STEPS)]
     number = f"F01-2611-{i % 10_000:04d}"
     return {
@@ -160,18 +160,18 @@ def _delivery_row(i: int, channel: str, due: datetime) -> dict[str, Any]:
     }
 
 
-async def _insert(engine: AsyncEngine, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+async def insert(engine: AsyncEngine, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
     async with engine.begin() as connection:
         for start in range(0, len(rows), CHUNK):
             await connection.execute(sa.insert(table), list(rows[start : start + CHUNK]))
 
 
-async def _scalar(engine: AsyncEngine, stmt: sa.Select[Any]) -> Any:
+async def scalar(engine: AsyncEngine, stmt: sa.Select[Any]) -> Any:
     async with engine.connect() as connection:
         return (await connection.execute(stmt)).scalar_one()
 
 
-async def _until(probe: Callable[[], Any], limit_s: float) -> bool:
+async def until(probe: Callable[[], Any], limit_s: float) -> bool:
     """Poll `probe` (async, truthy when done) every 0.2 s for up to `limit_s`."""
     deadline = time.monotonic() + limit_s
     while not await probe():
@@ -199,13 +199,13 @@ def bench_policies(smtp: SmtpReceiver, http: HttpReceiver) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-async def _lateness(
+async def lateness(
     engine: AsyncEngine, n: int, window: timedelta, say: Callable[[str], None]
 ) -> tuple[list[float], int]:
     start = datetime.now(UTC) + LEAD
     step = window / n
-    rows = [_timer_row(i, start + step * i, start - LEAD, WINDOW_TRACK) for i in range(n)]
-    await _insert(engine, timers, rows)
+    rows = [timer_row(i, start + step * i, start - LEAD, WINDOW_TRACK) for i in range(n)]
+    await insert(engine, timers, rows)
     pending = (
         sa.select(sa.func.count())
         .select_from(timers)
@@ -214,10 +214,10 @@ async def _lateness(
     say(f"    {n} timers due from {LEAD.total_seconds():.0f} s to {(LEAD + window).total_seconds():.0f} s from now ...")
 
     async def none_pending() -> bool:
-        return bool(await _scalar(engine, pending) == 0)
+        return bool(await scalar(engine, pending) == 0)
 
     await asyncio.sleep(max(0.0, (start + window - datetime.now(UTC)).total_seconds()))
-    await _until(none_pending, GRACE_S)
+    await until(none_pending, GRACE_S)
     async with engine.connect() as connection:
         fired = (
             await connection.execute(
@@ -243,16 +243,16 @@ async def _deliveries(
 ) -> DeliveryRun:
     due = datetime.now(UTC) + LEAD
     first = random.randrange(1_000_000)
-    await _insert(engine, notifications, [_delivery_row(first + i, channel, due) for i in range(n)])
+    await insert(engine, notifications, [_delivery_row(first + i, channel, due) for i in range(n)])
     say(f"    {n} {channel} deliveries due in {LEAD.total_seconds():.0f} s ...")
     n_ = notifications
     mine = n_.c.channel == channel  # one set per channel and database
     waiting = sa.select(sa.func.count()).select_from(n_).where(mine, n_.c.status == "pending", n_.c.attempts == 0)
 
     async def settled() -> bool:
-        return bool(await _scalar(engine, waiting) == 0)
+        return bool(await scalar(engine, waiting) == 0)
 
-    done = await _until(settled, 60.0 + n / 20)
+    done = await until(settled, 60.0 + n / 20)
     async with engine.connect() as connection:
         rows = (await connection.execute(sa.select(n_.c.status, n_.c.delivered_at).where(mine))).all()
     delivered = [_aware(at) for status, at in rows if status == "delivered" and at is not None]
@@ -277,15 +277,15 @@ async def _run(
         now = datetime.now(UTC)
         spread = timedelta(days=5).total_seconds()
         background = [
-            _timer_row(i, now + timedelta(hours=1, seconds=random.uniform(0, spread)), now - timedelta(days=1))
+            timer_row(i, now + timedelta(hours=1, seconds=random.uniform(0, spread)), now - timedelta(days=1))
             for i in range(args.timer_pending)
         ]
-        await _insert(engine, timers, background)
+        await insert(engine, timers, background)
         fill_s = time.perf_counter() - began
         say(f"[{backend}] {args.timer_pending:,} pending timers loaded in {fill_s:.1f} s; starting notification ...")
         await asyncio.to_thread(start)
         say(f"[{backend}] 1. timer lateness")
-        late, missing = await _lateness(engine, args.timer_window, timedelta(seconds=args.timer_window_seconds), say)
+        late, missing = await lateness(engine, args.timer_window, timedelta(seconds=args.timer_window_seconds), say)
         say(
             f"[{backend}]    p50 {percentile(late, 50) * 1000:.0f} ms, p99 {percentile(late, 99) * 1000:.0f} ms, "
             f"max {max(late, default=float('nan')) * 1000:.0f} ms, missing {missing}"
@@ -415,11 +415,16 @@ def notes(results: Sequence[BackendResult]) -> list[str]:
 
 def arguments(parser: argparse.ArgumentParser) -> None:
     """The options of this benchmark (bench/run.py offers them too)."""
-    defaults = NotificationSettings.model_fields
     parser.add_argument("--timer-pending", type=int, default=100_000, help="pending timers due over the next days")
+    parser.add_argument("--deliveries", type=int, default=2_000, help="e-mails, and webhooks, to deliver")
+    window_arguments(parser)
+
+
+def window_arguments(parser: argparse.ArgumentParser) -> None:
+    """The measured window and the workers' settings (bench/replicas.py uses them too)."""
+    defaults = NotificationSettings.model_fields
     parser.add_argument("--timer-window", type=int, default=2_000, help="timers coming due in the measured window")
     parser.add_argument("--timer-window-seconds", type=float, default=25.0, help="length of the window")
-    parser.add_argument("--deliveries", type=int, default=2_000, help="e-mails, and webhooks, to deliver")
     parser.add_argument(
         "--worker-poll", type=float, default=defaults["worker_poll_interval"].default, help="WORKER_POLL_INTERVAL"
     )
