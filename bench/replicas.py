@@ -773,7 +773,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 def main() -> None:
     from bench.report import machine
-    from bench.run import postgres_version, raw_rows, say, services_prefetch
+    from bench.run import postgres_version, raw_broker_as_services_use_it, raw_rows, say
     from cqm_shared.settings import ServiceSettings
     from tests.infrastructure import LOCAL_POSTGRES, LOCAL_RABBITMQ
 
@@ -794,16 +794,7 @@ def main() -> None:
     in_flight = int(ServiceSettings.model_fields["relay_batch_size"].default)
     say(f"load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} on {os.cpu_count()} cores")
     say(f"raw broker: {args.raw_messages} messages, {in_flight} in flight ...")
-    raw = asyncio.run(
-        broker.measure(
-            rabbitmq,
-            messages=args.raw_messages,
-            in_flight=in_flight,
-            prefetch=services_prefetch(),
-            hop_rate=50.0,
-            hop_seconds=4.0,
-        )
-    )
+    raw = raw_broker_as_services_use_it(rabbitmq, args.raw_messages, in_flight)
     say(f"    publish {raw.publish_per_s:.0f} msg/s, publish-then-drain {raw.publish_then_drain_per_s:.0f} msg/s")
     info = machine(raw.version, asyncio.run(postgres_version(postgres)))
     result = measure(args, raw, rabbitmq, postgres, in_flight, say)

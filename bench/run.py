@@ -76,6 +76,20 @@ def services_prefetch() -> int:
     return int(field.default) if field is not None and isinstance(field.default, int) else 0
 
 
+def raw_broker_as_services_use_it(rabbitmq: str, messages: int, in_flight: int) -> broker.RawBroker:
+    """The raw broker figures at the services' own prefetch, for a bench run on its own."""
+    return asyncio.run(
+        broker.measure(
+            rabbitmq,
+            messages=messages,
+            in_flight=in_flight,
+            prefetch=services_prefetch(),
+            hop_rate=50.0,
+            hop_seconds=4.0,
+        )
+    )
+
+
 @dataclass
 class StackResult:
     imported: pipeline.ImportRun

@@ -434,9 +434,8 @@ def window_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main() -> None:
-    from bench import broker
     from bench.report import machine, text_table
-    from bench.run import postgres_version, raw_rows, services_prefetch
+    from bench.run import postgres_version, raw_broker_as_services_use_it, raw_rows
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     arguments(parser)
@@ -454,16 +453,7 @@ def main() -> None:
 
     say(f"raw broker: {args.raw_messages} messages ...")
     in_flight = NotificationSettings.model_fields["relay_batch_size"].default
-    raw = asyncio.run(
-        broker.measure(
-            rabbitmq,
-            messages=args.raw_messages,
-            in_flight=in_flight,
-            prefetch=services_prefetch(),
-            hop_rate=50.0,
-            hop_seconds=4.0,
-        )
-    )
+    raw = raw_broker_as_services_use_it(rabbitmq, args.raw_messages, in_flight)
     info = machine(raw.version, asyncio.run(postgres_version(postgres)))
     backend: Backend
     results = []
