@@ -69,7 +69,6 @@ from bench.common import percentile  # noqa: E402
 from bench.report import Row, markdown, number, ratio, text_table  # noqa: E402
 from cqm_shared.db import create_engine  # noqa: E402
 from notification.adapters.orm import audit_log, notifications, timers  # noqa: E402
-from tests.channel_receivers import HttpReceiver, Reply, SmtpReceiver  # noqa: E402
 from tests.stack import SERVICES, ServiceProcess, Stack, running_stack  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -487,24 +486,8 @@ def pending_timers(
     pendings: list[int], counts: list[int], args: argparse.Namespace, rabbitmq: str, postgres: str, say: Say
 ) -> TimerResult:
     """Notification's timer worker with 1 … max(counts) processes on one database, the pending set grown."""
-    with (
-        SmtpReceiver() as smtp,
-        HttpReceiver(Reply(200)) as http,
-        timer_bench.bench_policies(smtp, http) as policies,
-        running_stack(
-            "postgresql",
-            names=("notification",),
-            rabbitmq_url=rabbitmq,
-            postgres_url=postgres,
-            replicas=max(counts),
-            extra_env={
-                "POLICY_DIR": str(policies),
-                "WORKER_POLL_INTERVAL": str(args.worker_poll),
-                "WORKER_BATCH_SIZE": str(args.worker_batch),
-            },
-            start=False,
-        ) as stack,
-    ):
+    notification = timer_bench.notification_stack("postgresql", args, rabbitmq, postgres, replicas=max(counts))
+    with notification as (smtp, _, stack):
         result = asyncio.run(_cells(stack, pendings, counts, args, args.replicas_timer_budget, say))
         seen = [str(m.message()["Message-ID"]) for m in smtp.messages]
         result.emails, result.emails_twice = len(seen), len(seen) - len(set(seen))

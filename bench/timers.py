@@ -56,7 +56,7 @@ from notification.adapters.orm import notifications, timers  # noqa: E402
 from notification.config import NotificationSettings  # noqa: E402
 from tests.channel_receivers import HttpReceiver, Reply, SmtpReceiver  # noqa: E402
 from tests.infrastructure import LOCAL_POSTGRES, LOCAL_RABBITMQ  # noqa: E402
-from tests.stack import Backend, running_stack  # noqa: E402
+from tests.stack import Backend, Stack, running_stack  # noqa: E402
 
 WINDOW_TRACK = "bench:window"  # the measured timers (the column is indexed)
 MILESTONES = ("first_response", "handling_proposal", "customer_reply", "close", "action")
@@ -316,10 +316,11 @@ async def _run(
     )
 
 
-def measure(
-    backend: Backend, args: argparse.Namespace, rabbitmq_url: str, postgres_url: str, say: Callable[[str], None]
-) -> BackendResult:
-    """One backend: a notification process on a fresh database, both measurements."""
+@contextmanager
+def notification_stack(
+    backend: Backend, args: argparse.Namespace, rabbitmq_url: str, postgres_url: str, replicas: int = 1
+) -> Iterator[tuple[SmtpReceiver, HttpReceiver, Stack]]:
+    """Notification alone (not started), its e-mail and webhooks going to local receivers."""
     with (
         SmtpReceiver() as smtp,
         HttpReceiver(Reply(200)) as http,
@@ -329,6 +330,7 @@ def measure(
             names=("notification",),
             rabbitmq_url=rabbitmq_url,
             postgres_url=postgres_url,
+            replicas=replicas,
             extra_env={
                 "POLICY_DIR": str(policies),
                 "WORKER_POLL_INTERVAL": str(args.worker_poll),
@@ -337,6 +339,14 @@ def measure(
             start=False,
         ) as stack,
     ):
+        yield smtp, http, stack
+
+
+def measure(
+    backend: Backend, args: argparse.Namespace, rabbitmq_url: str, postgres_url: str, say: Callable[[str], None]
+) -> BackendResult:
+    """One backend: a notification process on a fresh database, both measurements."""
+    with notification_stack(backend, args, rabbitmq_url, postgres_url) as (smtp, http, stack):
         service = stack["notification"]
 
         def start() -> None:
