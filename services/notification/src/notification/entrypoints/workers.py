@@ -75,11 +75,15 @@ class DueWorker:
             self._stopping = False
             self._task = asyncio.create_task(self._run(), name=f"{self.name}-worker")
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 10.0) -> None:
+        """Let the pass under way finish (cancelling it mid-transaction would cut the connection's
+        rollback short), then cancel whatever still runs after `grace` seconds."""
         if self._task is not None:
             self._stopping = True
             self._wakeup.set()
-            self._task.cancel()
+            done, _ = await asyncio.wait({self._task}, timeout=grace)
+            if not done:
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
@@ -121,7 +125,7 @@ class DueWorker:
                     self.outage.failed(exc, "due items wait in the database; backing off")
                 else:
                     log.warning("%s worker pass failed: %s: %s", self.name, type(exc).__name__, exc)
-                await asyncio.sleep(self._backoff.next())
+                await self._pause(self._backoff.next())
                 continue
             if claimed >= self._batch_size:
                 continue
@@ -133,10 +137,13 @@ class DueWorker:
             due = await self._claims.next_due()
             if due is not None:
                 wait = max(0.0, min(wait, (due - self._clock.now()).total_seconds()))
-        if wait <= 0:
-            return
+        if wait > 0:
+            await self._pause(wait)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep up to `seconds`, or until woken (a commit, or stop)."""
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(wait):
+            async with asyncio.timeout(seconds):
                 await self._wakeup.wait()
 
 
