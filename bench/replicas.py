@@ -78,6 +78,7 @@ TIMER_IDLE_S = 4.0  # before each timer window: what the pending set costs while
 SETTLE_S = 15.0  # after the import, wait at most this long for the services to go quiet
 QUIET_CORES = 0.05  # "quiet": all services together use less than this share of a core
 GOAL_LATENESS_P99_MS = 1000.0
+DISTURBED = 0.15  # cores of other work on the machine beyond which a measurement is not this software's
 DONE_TRACK = f"{timer_bench.WINDOW_TRACK}:done"  # a measured window's timers, once counted
 INFRA = {"PostgreSQL": ("postgres",), "RabbitMQ": ("beam.smp", "epmd")}
 Say = Callable[[str], None]
@@ -164,6 +165,11 @@ class CpuClock:
         busy, total = (a - b for a, b in zip(self.machine, before.machine, strict=True))
         return busy / total if total else float("nan")
 
+    def others_since(self, before: CpuClock) -> float:
+        """Cores busy with anything not measured here (other work on the machine: a disturbance)."""
+        busy = (self.machine[0] - before.machine[0]) / TICKS
+        return max(0.0, busy - sum(self.since(before).values())) / (self.at - before.at)
+
 
 @contextlib.contextmanager
 def peak_rss(processes: list[ServiceProcess]) -> Iterator[dict[str, float]]:
@@ -208,6 +214,7 @@ class ImportResult:
     imported: pipeline.ImportRun
     window_s: float  # the CPU window: the import plus the settling after it
     busy: float  # share of the machine's cores busy during the window
+    others: float  # cores busy with other work meanwhile
     cpu_s: dict[str, float]  # process label (intake, intake#2, …, PostgreSQL, RabbitMQ, load generator) -> CPU s
     idle_cores: dict[str, float]  # service process label -> share of a core, idle after the start
     idle_mib: dict[str, float]
@@ -273,6 +280,7 @@ async def _import(stack: Stack, events: int, in_flight: int, limit_s: float, say
         imported,
         after.at - before.at,
         after.busy_since(before),
+        after.others_since(before),
         after.since(before),
         idle_cores,
         idle_mib,
@@ -286,7 +294,7 @@ async def _import(stack: Stack, events: int, in_flight: int, limit_s: float, say
         f"[{replicas} replica(s)] {result.per_s:.1f} complaints/s (all notices after "
         f"{imported.notified_s or float('nan'):.1f} s); complaints {imported.complaints}, cases {imported.cases}, "
         f"notified {imported.notified}, doubled {imported.doubled}, dead letters {imported.dead_lettered}; "
-        f"machine busy {result.busy:.0%}; CPU-s per 1,000: "
+        f"machine busy {result.busy:.0%}, other work {result.others:.2f} cores; CPU-s per 1,000: "
         + ", ".join(f"{s} {result.per_1000(s):.1f}" for s in (*SERVICES, *INFRA, "load generator"))
     )
     return result
@@ -327,6 +335,7 @@ class TimerCell:
     load: float  # load average (1 min) when the window began
     idle_cores: dict[str, float]  # notification (all processes) and PostgreSQL, share of a core, nothing due
     pg_cpu_s: float  # PostgreSQL during the window
+    others: float  # cores busy with other work during the window
 
     def late_ms(self, q: float) -> float:
         return percentile(self.lateness_s, q) * 1000
@@ -452,11 +461,13 @@ async def _cells(
                         "PostgreSQL": before.since(quiet)["PostgreSQL"] / (before.at - quiet.at),
                     },
                     used["PostgreSQL"],
+                    after.others_since(before),
                 )
                 cells.append(cell)
                 say(
                     f"timers:    p50 {cell.late_ms(50):.0f} ms, p99 {cell.late_ms(99):.0f} ms, max {cell.max_ms:.0f} ms"
-                    f", missing {missing}, fired twice {twice}, fired by each process {by}"
+                    f", missing {missing}, fired twice {twice}, fired by each process {by}; other work "
+                    f"on the machine {cell.others:.2f} cores"
                 )
                 async with engine.begin() as connection:  # the next window counts only its own timers
                     await connection.execute(
@@ -551,7 +562,13 @@ def rows(result: Result) -> list[Row]:
                 },
                 dash,
             ),
-            Row("↳ machine busy during the import (all cores)", {c: f"{r.busy:.0%}" for c, r in by.items()}, dash),
+            Row(
+                "↳ machine busy during the import (all cores); other work on it, cores",
+                {c: f"{r.busy:.0%}; {r.others:.2f}" for c, r in by.items()},
+                dash,
+                f"other ≤ {DISTURBED:.2f}",
+                {c: r.others <= DISTURBED for c, r in by.items()},
+            ),
         ]
         for service in SERVICES:
             out += [
@@ -651,6 +668,13 @@ def _timer_rows(result: TimerResult) -> list[Row]:
                 {c: f"{x.idle_cores['notification']:.0%} / {x.idle_cores['PostgreSQL']:.0%}" for c, x in cells.items()},
                 dash,
             ),
+            Row(
+                "↳ other work on the machine during the window, cores",
+                {c: f"{x.others:.2f}" for c, x in cells.items()},
+                dash,
+                f"≤ {DISTURBED:.2f}",
+                {c: x.others <= DISTURBED for c, x in cells.items()},
+            ),
         ]
     return out
 
@@ -663,7 +687,8 @@ def notes(result: Result) -> list[str]:
         f"CPU: /proc/<pid>/stat utime + stime (+ reaped children), {TICKS} ticks/s, of each process tree over the "
         "import and until the services were quiet again (at most "
         f"{SETTLE_S:.0f} s); PostgreSQL and RabbitMQ are their whole process trees on this machine (other work "
-        "on them counts too). Memory: VmRSS every "
+        "on them counts too); other work = the machine's busy time (/proc/stat) less all of those, a "
+        f"measurement with more than {DISTURBED:.2f} cores of it was disturbed. Memory: VmRSS every "
         f"{SAMPLE_S:g} s; idle = right after the start; CPU idle over the {IDLE_S:.0f} s after it.",
     ]
     for r in result.imports:
