@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import logging
 from collections.abc import Sequence
@@ -93,13 +94,6 @@ class ServiceRuntime:
                 include_in_schema=True,
             )
         self.started = False
-        # Kubernetes migrates in a Job while new pods start: a pod whose database is behind its
-        # code is not ready (takes no traffic) and does not consume until the Job is done. A
-        # database ahead of the code (old pods during a rollout) is fine: migrations only expand.
-        migrations = _migrations_dir(self.service)
-        self.expected_revision, self._known_revisions = (
-            known_revisions(migrations) if migrations is not None else (None, frozenset[str]())
-        )
 
     def subscribe(self, subscriptions: Sequence[Subscription], units_of_work: UnitOfWorkFactory) -> None:
         """Consume each subscription's queue; handlers run on units of work from `units_of_work`."""
@@ -211,7 +205,21 @@ class ServiceRuntime:
             checks[f"{worker.name}_worker"] = "ok" if worker.running else "error: stopped"
         return checks
 
+    @functools.cached_property
+    def _revisions(self) -> tuple[str | None, frozenset[str]]:
+        """The head of this service's migrations and every revision they know (read once, when
+        first asked, not at start-up)."""
+        migrations = _migrations_dir(self.service)
+        return known_revisions(migrations) if migrations is not None else (None, frozenset())
+
+    @property
+    def expected_revision(self) -> str | None:
+        return self._revisions[0]
+
     async def _schema_check(self) -> str:
+        """Kubernetes migrates in a Job while new pods start: a pod whose database is behind its
+        code is not ready (takes no traffic) and does not consume until the Job is done. A
+        database ahead of the code (old pods during a rollout) is fine: migrations only expand."""
         if self.expected_revision is None:
             return "ok"
         try:
@@ -220,7 +228,7 @@ class ServiceRuntime:
             if is_outage(exc):
                 raise
             return f"error: not migrated (expects {self.expected_revision})"
-        if found != self.expected_revision and (found is None or found in self._known_revisions):
+        if found != self.expected_revision and (found is None or found in self._revisions[1]):
             return f"error: at revision {found}, expects {self.expected_revision} (migrations pending)"
         return "ok"
 
